@@ -1,0 +1,68 @@
+"""Base distributions: fixed, standard densities in the latent space of a flow.
+
+Each keeps no parameters, only a buffer that carries its device and dtype, so
+``flow.to(device)`` moves the base along with the bijector. ``log_prob`` sums
+over the event and returns one number per sample.
+
+>>> import torch, flowlib
+>>> flowlib.StandardUniform(3).log_prob(torch.full((4, 3), 0.5))
+tensor([0., 0., 0., 0.])
+"""
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Base(nn.Module):
+    """A standard density on events of ``event_shape``; subclasses give its math."""
+
+    def __init__(self, *event_shape):
+        super().__init__()
+        self.event_shape = torch.Size(event_shape)
+        self.register_buffer("_anchor", torch.zeros(()))  # follows .to(device, dtype)
+
+    def log_prob(self, z):
+        """Log-density of each sample in the batch ``z``: shape ``(batch,)``."""
+        return self.log_density(z).flatten(1).sum(1)
+
+    def sample(self, n):
+        """``n`` independent samples, shape ``(n, *event_shape)``."""
+        u = torch.rand(n, *self.event_shape, device=self._anchor.device, dtype=self._anchor.dtype)
+        return self.icdf(u)
+
+    def extra_repr(self):
+        return ", ".join(map(str, self.event_shape))
+
+
+class StandardNormal(Base):
+    """N(0, I): the usual base of a flow."""
+
+    def log_density(self, z):
+        return -0.5 * (z.square() + math.log(2 * math.pi))
+
+    def sample(self, n):
+        return torch.randn(n, *self.event_shape, device=self._anchor.device, dtype=self._anchor.dtype)
+
+
+class StandardUniform(Base):
+    """Uniform on [0, 1]^D: a flow into it is a (learned) CDF."""
+
+    def log_density(self, z):
+        inside = (z >= 0) & (z <= 1)
+        return torch.where(inside, torch.zeros_like(z), torch.full_like(z, -math.inf))
+
+    def icdf(self, u):
+        return u
+
+
+class StandardLogistic(Base):
+    """The logistic density sigma(z)(1 - sigma(z)): heavier tails than a Gaussian."""
+
+    def log_density(self, z):
+        return -z - 2 * F.softplus(-z)
+
+    def icdf(self, u):
+        return torch.logit(u)

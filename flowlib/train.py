@@ -1,0 +1,178 @@
+"""Training: ``fit``, the running modes, and the run record of a chapter.
+
+A chapter asks for its budget in one place, ``steps = budget(full=..., quick=...)``:
+the full budget is what the book's stored outputs were made with (on a GPU), the
+quick one keeps CPU machines and CI fast on the same code path. ``FLOWLIB_MODE``
+chooses; without it, a machine with a GPU runs full and any other runs quick.
+
+>>> import torch, flowlib
+>>> flow = flowlib.Flow(flowlib.Affine(1), flowlib.StandardNormal(1))
+>>> history = flowlib.fit(flow, 3 + 2 * torch.randn(1000, 1), steps=300, lr=0.05, progress=False)
+>>> round(flow.bijector.loc.item()), round(flow.bijector.log_scale.exp().item())
+(3, 2)
+"""
+
+import math
+import os
+import platform
+import random
+import sys
+import time
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+_START = time.perf_counter()
+MODES = ("full", "quick")
+
+
+def mode():
+    """``"full"`` or ``"quick"``: ``FLOWLIB_MODE`` if set, else full exactly when a GPU is present."""
+    chosen = os.environ.get("FLOWLIB_MODE", "").strip().lower()
+    if not chosen:
+        return "full" if torch.cuda.is_available() else "quick"
+    if chosen not in MODES:
+        raise ValueError(f"FLOWLIB_MODE must be one of {MODES}, got {chosen!r}")
+    return chosen
+
+
+def budget(*, full, quick):
+    """The value for the current mode: ``steps = budget(full=20_000, quick=500)``."""
+    return full if mode() == "full" else quick
+
+
+def device():
+    """The device to train on: the GPU when there is one, else the CPU."""
+    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+
+
+def seed(n=0):
+    """Seed Python, NumPy and PyTorch (all devices) so that a run repeats."""
+    random.seed(n)
+    np.random.seed(n)
+    torch.manual_seed(n)
+
+
+def run_record():
+    """What produced a notebook's outputs: mode, device, versions and wall time since import."""
+    dev = device()
+    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({os.cpu_count()} cores)"
+    from . import __version__
+    return {
+        "mode": mode(),
+        "device": name,
+        "torch": torch.__version__,
+        "python": platform.python_version(),
+        "flowlib": __version__,
+        "wall_time_s": round(time.perf_counter() - _START, 1),
+    }
+
+
+def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule="cosine",
+        clip=10.0, evaluate=None, eval_every=None, log_every=None, progress=True):
+    """Train ``model`` with Adam for ``steps`` steps and return the history.
+
+    ``data`` is a tensor (or a tuple of tensors of equal length, such as
+    ``(x, context)``) from which each step draws a random minibatch;
+    ``loss(model, batch)`` defaults to ``model.forward_kl(*batch)``, the negative
+    log-likelihood. Without data (variational inference), ``loss(model, None)``
+    must make its own samples, e.g. ``lambda m, _: m.reverse_kl(log_target, 512)``.
+
+    The learning rate follows ``schedule`` ("cosine" decay to 1% or "constant");
+    gradients are clipped to norm ``clip``. ``evaluate(model)`` runs without
+    gradients every ``eval_every`` steps and at the end; its value (a number or a
+    dict) is recorded. The loop reads the loss back to the host only every
+    ``log_every`` steps, and stops with ``FloatingPointError`` naming the first
+    step whose loss was not finite.
+
+    Returns ``{"step": [...], "loss": [...], "eval": [(step, value), ...], "seconds": t}``,
+    where each loss is the mean over the ``log_every`` steps before ``step``.
+    """
+    if steps < 1:
+        raise ValueError(f"steps must be a positive integer, got {steps}")
+    params = [p for p in model.parameters() if p.requires_grad]
+    if not params:
+        raise ValueError("model has no trainable parameters")
+    dev = params[0].device
+    tensors = _check_data(data, dev)
+    if loss is None:
+        if tensors is None:
+            raise ValueError("fit needs data, or a loss(model, None) that draws its own samples")
+        loss = lambda m, batch: m.forward_kl(*batch)
+    if schedule not in ("cosine", "constant"):
+        raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
+    log_every = log_every or max(1, min(100, steps // 50))
+    eval_every = eval_every or steps
+
+    opt = torch.optim.Adam(params, lr=lr)
+    decay = (lambda s: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * s / steps))) if schedule == "cosine" else (lambda s: 1.0)
+    sched = torch.optim.lr_scheduler.LambdaLR(opt, decay)
+
+    def train_step(batch):
+        opt.zero_grad(set_to_none=True)
+        value = loss(model, batch)
+        value.backward()
+        nn.utils.clip_grad_norm_(params, clip)
+        opt.step()
+        sched.step()
+        return value.detach()
+
+    history = {"step": [], "loss": [], "eval": [], "seconds": 0.0}
+    running = torch.zeros((), device=dev)
+    first_bad = torch.full((), -1, device=dev, dtype=torch.long)
+    start, since = time.perf_counter(), 0
+    model.train()
+    with tqdm(total=steps, disable=not progress, leave=True) as bar:
+        for i in range(1, steps + 1):
+            batch = None
+            if tensors is not None:
+                idx = torch.randint(len(tensors[0]), (batch_size,), device=dev)
+                batch = tuple(t[idx] for t in tensors)
+            value = train_step(batch)
+            running += value
+            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(value), i, first_bad)
+            since += 1
+            if i % log_every == 0 or i == steps:
+                if first_bad.item() >= 0:  # one host sync per log interval
+                    raise FloatingPointError(
+                        f"the loss became {value.item()} at step {first_bad.item()} of {steps}; "
+                        "the run was stopped there. Try a lower learning rate (lr), a tighter "
+                        "gradient clip, or check that the data and the model's inputs are finite.")
+                history["step"].append(i)
+                history["loss"].append(running.item() / since)
+                bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")
+                bar.update(since)
+                running.zero_()
+                since = 0
+            if evaluate is not None and (i % eval_every == 0 or i == steps):
+                model.eval()
+                with torch.no_grad():
+                    history["eval"].append((i, evaluate(model)))
+                model.train()
+    model.eval()
+    history["seconds"] = time.perf_counter() - start
+    return history
+
+
+def _check_data(data, dev):
+    """Validate training data once, up front, and move it to the model's device."""
+    if data is None:
+        return None
+    tensors = tuple(data) if isinstance(data, (tuple, list)) else (data,)
+    for k, t in enumerate(tensors):
+        if not torch.is_tensor(t):
+            raise ValueError(f"data[{k}] must be a tensor, got {type(t).__name__}")
+        if t.dim() == 0 or len(t) != len(tensors[0]):
+            raise ValueError(f"data tensors must share their first (sample) dimension, got shapes "
+                             f"{[tuple(s.shape) for s in tensors]}")
+        if t.is_floating_point():
+            bad = ~torch.isfinite(t).flatten(1).all(1) if t.dim() > 1 else ~torch.isfinite(t)
+            if bad.any():
+                rows = bad.nonzero().flatten()[:5].tolist()
+                raise ValueError(f"data[{k}] holds NaN or infinite values ({int(bad.sum())} samples, "
+                                 f"first at rows {rows}); clean or drop them before training")
+    if len(tensors[0]) == 0:
+        raise ValueError("data is empty")
+    return tuple(t.to(dev) for t in tensors)

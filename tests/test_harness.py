@@ -1,0 +1,87 @@
+import inspect
+
+import pytest
+import torch
+
+import flowlib
+from flowlib.testing import check_bijector, check_identity, examples
+
+EXAMPLES = list(examples())
+
+
+@pytest.mark.parametrize("name, bijector, x", EXAMPLES, ids=[e[0] for e in EXAMPLES])
+def test_every_bijector_passes_the_harness(name, bijector, x):
+    check_bijector(bijector, x)
+
+
+def test_examples_cover_every_exported_bijector():
+    exported = {obj for obj in vars(flowlib).values()
+                if inspect.isclass(obj) and issubclass(obj, flowlib.Bijector) and obj is not flowlib.Bijector}
+    covered = {type(b) for _, b, _ in EXAMPLES}
+    for _, b, _ in EXAMPLES:  # bijectors nested in Compose and Inverse count too
+        covered |= {type(m) for m in b.modules()}
+    assert exported <= covered, f"no example for {sorted(c.__name__ for c in exported - covered)}"
+
+
+def test_examples_are_not_the_identity():
+    for name, b, x in EXAMPLES:
+        z, _ = b.double()(x.double())
+        assert not torch.allclose(z, x.double()), name
+
+
+@pytest.mark.parametrize("bijector, x", [(flowlib.Affine(3), torch.randn(5, 3)),
+                                         (flowlib.Affine(1, 2, 2), torch.randn(2, 1, 2, 2))])
+def test_identity_at_initialization(bijector, x):
+    check_identity(bijector, x)
+
+
+class FlippedSign(flowlib.Affine):
+    """Consistent in both directions, so only the Jacobian check can see the error."""
+
+    def forward(self, x, context=None):
+        z, ladj = super().forward(x)
+        return z, -ladj
+
+    def inverse(self, z, context=None):
+        x, ladj = super().inverse(z)
+        return x, -ladj
+
+
+class MissingTerm(flowlib.Sigmoid):
+    """Drops log(1 - sigma(x)) from the log-derivative of the sigmoid."""
+
+    def forward(self, x, context=None):
+        return torch.sigmoid(x), torch.nn.functional.logsigmoid(x).sum(1)
+
+    def inverse(self, z, context=None):
+        return torch.logit(z), -torch.log(z).sum(1)
+
+
+class NotInverse(flowlib.Affine):
+    def inverse(self, z, context=None):
+        x, ladj = super().inverse(z)
+        return x + 1e-3, ladj
+
+
+def _randomized(b):
+    with torch.no_grad():
+        for p in b.parameters():
+            p.normal_()
+    return b
+
+
+@pytest.mark.parametrize("broken, message", [
+    (_randomized(FlippedSign(3)), "autograd Jacobian"),
+    (MissingTerm(), "autograd Jacobian"),
+    (_randomized(NotInverse(3)), "round trip"),
+])
+def test_harness_catches_planted_errors(broken, message):
+    with pytest.raises(AssertionError, match=message):
+        check_bijector(broken, torch.randn(4, 3))
+
+
+def test_harness_catches_a_parameter_without_gradient():
+    b = _randomized(flowlib.Affine(3))
+    b.unused = torch.nn.Parameter(torch.zeros(2))
+    with pytest.raises(AssertionError, match="unused gets no gradient"):
+        check_bijector(b, torch.randn(4, 3))

@@ -1,0 +1,104 @@
+import math
+
+import pytest
+import torch
+
+import flowlib
+from flowlib import Affine, Flow, StandardNormal
+
+
+def test_fit_recovers_a_gaussian_and_reports_history():
+    flowlib.seed(0)
+    data = torch.tensor([3.0, -1.0]) + torch.tensor([2.0, 0.5]) * torch.randn(4000, 2)
+    flow = Flow(Affine(2), StandardNormal(2))
+    calls = []
+    history = flowlib.fit(flow, data, steps=400, lr=0.05, log_every=20, eval_every=100, progress=False,
+                          evaluate=lambda m: calls.append(torch.is_grad_enabled()) or -m.log_prob(data).mean().item())
+    torch.testing.assert_close(flow.bijector.loc, torch.tensor([3.0, -1.0]), atol=0.1, rtol=0)
+    torch.testing.assert_close(flow.bijector.log_scale.exp(), torch.tensor([2.0, 0.5]), atol=0.1, rtol=0)
+    assert history["step"] == list(range(20, 401, 20)) and len(history["loss"]) == 20
+    assert [s for s, _ in history["eval"]] == [100, 200, 300, 400] and calls == [False] * 4
+    true_entropy = sum(0.5 * math.log(2 * math.pi * math.e * s ** 2) for s in (2.0, 0.5))
+    assert history["eval"][-1][1] == pytest.approx(true_entropy, abs=0.05)
+    assert history["loss"][-1] < history["loss"][0] and history["seconds"] > 0
+
+
+def test_fit_with_a_custom_loss_and_no_data():
+    """Reverse KL: fit N(loc, scale) to an unnormalized N(1, 2^2) target by sampling the flow."""
+    flowlib.seed(0)
+    flow = Flow(Affine(1), StandardNormal(1))
+    log_target = lambda x: -0.5 * ((x[:, 0] - 1.0) / 2.0) ** 2 + 123.0  # normalizer unknown to the flow
+    flowlib.fit(flow, loss=lambda m, _: m.reverse_kl(log_target, 256), steps=500, lr=0.05, progress=False)
+    assert flow.bijector.loc.item() == pytest.approx(1.0, abs=0.1)
+    assert flow.bijector.log_scale.exp().item() == pytest.approx(2.0, abs=0.1)
+
+
+def test_fit_passes_tuples_as_data_and_context():
+    seen = []
+
+    class Conditional(Flow):
+        def forward_kl(self, x, context):
+            seen.append(context.shape)
+            return super().forward_kl(x)
+
+    flow = Conditional(Affine(2), StandardNormal(2))
+    flowlib.fit(flow, (torch.randn(50, 2), torch.randn(50, 7)), steps=3, batch_size=16, progress=False)
+    assert seen == [torch.Size([16, 7])] * 3
+
+
+def test_fit_rejects_nan_data_clearly():
+    data = torch.randn(100, 2)
+    data[17, 1] = float("nan")
+    with pytest.raises(ValueError, match=r"NaN or infinite values \(1 samples, first at rows \[17\]\)"):
+        flowlib.fit(Flow(Affine(2), StandardNormal(2)), data, steps=10, progress=False)
+
+
+@pytest.mark.parametrize("data, message", [
+    ((torch.randn(10, 2), torch.randn(9, 2)), "share their first"),
+    ([[1.0, 2.0]], "must be a tensor"),
+    (torch.randn(0, 2), "empty"),
+])
+def test_fit_rejects_malformed_data(data, message):
+    with pytest.raises(ValueError, match=message):
+        flowlib.fit(Flow(Affine(2), StandardNormal(2)), data, steps=1, progress=False)
+
+
+def test_fit_stops_on_a_non_finite_loss_and_names_the_step():
+    calls = []
+
+    def loss(model, batch):
+        calls.append(None)
+        value = model.forward_kl(*batch)
+        return value * float("nan") if len(calls) == 37 else value
+
+    with pytest.raises(FloatingPointError, match="at step 37 of 100"):
+        flowlib.fit(Flow(Affine(2), StandardNormal(2)), torch.randn(100, 2), loss=loss, steps=100,
+                    log_every=10, progress=False)
+    assert len(calls) == 40  # it stops at the first check after the bad step
+
+
+def test_fit_needs_data_or_a_loss():
+    with pytest.raises(ValueError, match="needs data"):
+        flowlib.fit(Flow(Affine(2), StandardNormal(2)), steps=5, progress=False)
+
+
+def test_modes(monkeypatch):
+    monkeypatch.setenv("FLOWLIB_MODE", "full")
+    assert flowlib.mode() == "full" and flowlib.budget(full=10, quick=1) == 10
+    monkeypatch.setenv("FLOWLIB_MODE", "quick")
+    assert flowlib.mode() == "quick" and flowlib.budget(full=10, quick=1) == 1
+    monkeypatch.delenv("FLOWLIB_MODE")
+    assert flowlib.mode() == ("full" if torch.cuda.is_available() else "quick")
+    monkeypatch.setenv("FLOWLIB_MODE", "fast")
+    with pytest.raises(ValueError, match="FLOWLIB_MODE must be one of"):
+        flowlib.mode()
+
+
+def test_run_record_and_seed():
+    record = flowlib.run_record()
+    assert set(record) == {"mode", "device", "torch", "python", "flowlib", "wall_time_s"}
+    assert record["torch"] == torch.__version__ and record["wall_time_s"] >= 0
+    flowlib.seed(3)
+    a = torch.rand(3)
+    flowlib.seed(3)
+    assert torch.equal(a, torch.rand(3))
