@@ -52,3 +52,9 @@ def test_setup_cell_installs_from_the_configured_repository(md):
     pip = re.search(r'^\s+%pip install -q "flowlib @ git\+(\S+)"$', setup, re.M)
     assert pip, f"{md.name}: the first code cell must install flowlib in Colab with a quoted specifier"
     assert pip.group(1) == REPOSITORY, f"{md.name} installs from {pip.group(1)}, _config.yml names {REPOSITORY}"
+
+
+def test_conda_environment_installs_flowlib_with_the_pinned_tools():
+    env = yaml.safe_load((ROOT / "environment.yml").read_text())
+    pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
+    assert "python=3.11" in env["dependencies"] and pip == ["-e .[test]"]
