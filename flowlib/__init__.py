@@ -5,17 +5,19 @@ Every chapter imports it; every model the book trains is built from it.
 
 from .core import Bijector, Compose, Flow, Inverse
 from .data import mnist
-from .distributions import StandardLogistic, StandardNormal, StandardUniform
-from .elementwise import Affine, Sigmoid
+from .datasets import dataset
+from .distributions import Beta, StandardLogistic, StandardNormal, StandardUniform
+from .elementwise import Affine, LeakyReLU, MixtureCDF, NormalCDF, Sigmoid
 from .notebook import show
+from .metrics import kl_divergence, nll
 from .train import budget, device, fit, mode, run_record, seed
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Bijector", "Inverse", "Compose", "Flow",
-    "StandardNormal", "StandardUniform", "StandardLogistic",
-    "Affine", "Sigmoid",
+    "StandardNormal", "StandardUniform", "StandardLogistic", "Beta",
+    "Affine", "Sigmoid", "NormalCDF", "LeakyReLU", "MixtureCDF",
     "fit", "budget", "mode", "device", "seed", "run_record",
-    "show", "mnist",
+    "show", "mnist", "dataset", "kl_divergence", "nll",
 ]

@@ -7,10 +7,13 @@ diagonal and log|det J| is a sum of log-derivatives.
 (tensor([[0.5000, 0.5000]]), tensor([-2.7726]))
 """
 
+import math
+
 import torch
 import torch.nn.functional as F
 from torch import nn
 
+from . import scalar
 from .core import Bijector
 
 
@@ -46,3 +49,64 @@ class Sigmoid(Bijector):
     def inverse(self, z, context=None):
         ladj = -(torch.log(z) + torch.log1p(-z))
         return torch.logit(z), ladj.flatten(1).sum(1)
+
+
+class NormalCDF(Bijector):
+    """``z = Phi(x)``, the standard normal CDF, onto (0, 1); ``NormalCDF().inv`` is the probit,
+    which turns a uniform variable into a standard normal one."""
+
+    def forward(self, x, context=None):
+        ladj = -0.5 * x.square() - 0.5 * math.log(2 * math.pi)
+        return torch.special.ndtr(x), ladj.flatten(1).sum(1)
+
+    def inverse(self, z, context=None):
+        x = torch.special.ndtri(z)
+        return x, (0.5 * x.square() + 0.5 * math.log(2 * math.pi)).flatten(1).sum(1)
+
+
+class LeakyReLU(Bijector):
+    """``z = x`` for ``x > 0`` and ``slope * x`` otherwise: invertible for any ``slope > 0``,
+    unlike the plain ReLU, which sends the whole negative half-line to 0."""
+
+    def __init__(self, slope=0.1):
+        super().__init__()
+        if not slope > 0:
+            raise ValueError(f"LeakyReLU needs slope > 0 to be invertible, got {slope}")
+        self.slope = slope
+
+    def forward(self, x, context=None):
+        ladj = torch.where(x > 0, 0.0, math.log(self.slope))
+        return torch.where(x > 0, x, self.slope * x), ladj.flatten(1).sum(1)
+
+    def inverse(self, z, context=None):
+        ladj = torch.where(z > 0, 0.0, -math.log(self.slope))
+        return torch.where(z > 0, z, z / self.slope), ladj.flatten(1).sum(1)
+
+
+class MixtureCDF(Bijector):
+    """Each coordinate through the CDF of its own learned K-component mixture, onto (0, 1).
+
+    ``component`` is ``"gaussian"`` or ``"logistic"``; the parameters (logits, means,
+    log-scales) are free, one set per coordinate of the event. The inverse has no
+    closed form and is found by bisection to ``tol`` (see ``scalar.bisect``).
+    """
+
+    def __init__(self, *event_shape, k=5, component="gaussian", tol=None, max_iter=100):
+        super().__init__()
+        transforms = {"gaussian": scalar.gaussian_mixture_cdf, "logistic": scalar.logistic_mixture_cdf}
+        if component not in transforms:
+            raise ValueError(f"component must be one of {sorted(transforms)}, got {component!r}")
+        self.transform, self.tol, self.max_iter = transforms[component], tol, max_iter
+        loc = torch.linspace(-2, 2, k).expand(*event_shape, k)
+        self.params = nn.Parameter(torch.cat([torch.zeros_like(loc), loc, torch.zeros_like(loc)], -1))
+
+    def forward(self, x, context=None):
+        z, ladj = self.transform(x, self.params)
+        return z, ladj.flatten(1).sum(1)
+
+    def inverse(self, z, context=None):
+        _, loc, log_scale = self.params.detach().chunk(3, dim=-1)
+        reach = 40 * scalar.soft_clamp(log_scale).exp().amax(-1)  # beyond every component's tail
+        x, ladj = scalar.invert(self.transform, z, self.params, loc.amin(-1) - reach,
+                                loc.amax(-1) + reach, self.tol, self.max_iter)
+        return x, ladj.flatten(1).sum(1)

@@ -19,7 +19,7 @@ import torch
 from torch.autograd.functional import jacobian
 
 from .core import Compose, Inverse
-from .elementwise import Affine, Sigmoid
+from .elementwise import Affine, LeakyReLU, MixtureCDF, NormalCDF, Sigmoid
 
 
 def check_bijector(bijector, x, context=None, atol=1e-7):
@@ -82,6 +82,11 @@ def examples():
     yield "Sigmoid", Sigmoid(), 2 * randn(4, 3)
     yield "Inverse(Sigmoid)", Inverse(Sigmoid()), unit
     yield "Compose(logit, Affine)", Compose(Sigmoid().inv, randomized(Affine(3))), unit
+    yield "NormalCDF", NormalCDF(), 2 * randn(4, 3)
+    yield "LeakyReLU", LeakyReLU(0.2), randn(4, 3)
+    yield "MixtureCDF", randomized(MixtureCDF(3, k=4)), 2 * randn(4, 3)
+    yield "MixtureCDF logistic", randomized(MixtureCDF(2, k=3, component="logistic")), 2 * randn(4, 2)
+    yield "Inverse(MixtureCDF)", Inverse(randomized(MixtureCDF(3, k=4))), unit
 
 
 def _close(actual, expected, atol, what):

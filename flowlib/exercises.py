@@ -1,0 +1,75 @@
+"""Checkers for the chapters' exercises: pass your answer, get a verdict.
+
+A checker prints a short confirmation when the answer is right and raises an
+``AssertionError`` that says what is wrong (and on which input) when it is not.
+
+>>> import torch
+>>> check_scaled_uniform_density(lambda y: torch.where((y >= 0) & (y <= 2), 0.5, 0.0))
+Correct: p_Y(y) = 1/2 on [0, 2] and 0 elsewhere, so it integrates to 1.
+"""
+
+import math
+
+import torch
+
+from . import scalar
+
+
+def _verdict(ok, message):
+    if not ok:
+        raise AssertionError(message)
+
+
+def check_scaled_uniform_density(density):
+    """Chapter 1: ``density(y)`` is the density of Y = 2X for X ~ Uniform(0, 1)."""
+    y = torch.tensor([-0.5, 0.1, 0.7, 1.0, 1.5, 1.9, 2.5], dtype=torch.float64)
+    got = torch.as_tensor(density(y), dtype=torch.float64)
+    want = torch.where((y >= 0) & (y <= 2), 0.5, 0.0).double()
+    _verdict(got.shape == y.shape, f"density(y) should return one value per y, got shape {tuple(got.shape)}")
+    _verdict(torch.allclose(got, want), f"at y = {y.tolist()} you return {got.tolist()}, expected {want.tolist()}; "
+                                        "the support doubled, so the height must halve")
+    print("Correct: p_Y(y) = 1/2 on [0, 2] and 0 elsewhere, so it integrates to 1.")
+
+
+def check_flow_log_likelihood(log_likelihood):
+    """Chapter 1: ``log_likelihood(x, f, df, base_log_prob)`` is the log-density of a 1-D flow.
+
+    ``f`` maps data to latent, ``df`` is its derivative, ``base_log_prob`` the log-density of z.
+    """
+    x = torch.linspace(-3, 3, 13, dtype=torch.float64)
+    cases = {  # f, df, base log-density
+        "sinh with a normal base": (torch.sinh, torch.cosh, lambda z: -0.5 * z**2 - 0.5 * math.log(2 * math.pi)),
+        "a decreasing affine map with a logistic base": (lambda x: 1 - 2 * x, lambda x: -2 * torch.ones_like(x),
+                                                         lambda z: -z - 2 * torch.nn.functional.softplus(-z)),
+    }
+    for name, (f, df, base) in cases.items():
+        want = base(f(x)) + torch.log(torch.abs(df(x)))
+        got = torch.as_tensor(log_likelihood(x, f, df, base), dtype=torch.float64)
+        _verdict(got.shape == x.shape, f"{name}: expected one value per x, got shape {tuple(got.shape)}")
+        _verdict(torch.allclose(got, want), f"{name}: at x = {x[0].item()} you return {got[0].item():.4f}, "
+                                            f"expected {want[0].item():.4f} (do you take |f'(x)|?)")
+    print("Correct: log p(x) = log p_Z(f(x)) + log |f'(x)|, also for a decreasing f.")
+
+
+def check_bisection(invert_cdf, tol=1e-6):
+    """Chapter 1: ``invert_cdf(y, params)`` inverts ``scalar.gaussian_mixture_cdf`` to ``tol``."""
+    g = torch.Generator().manual_seed(1)
+    params = torch.randn(200, 9, generator=g, dtype=torch.float64)
+    y = torch.rand(200, generator=g, dtype=torch.float64) * 0.98 + 0.01
+    x = torch.as_tensor(invert_cdf(y, params), dtype=torch.float64)
+    _verdict(x.shape == y.shape, f"expected one x per y, got shape {tuple(x.shape)}")
+    want = scalar.bisect(lambda x: scalar.gaussian_mixture_cdf(x, params)[0], y, -100.0, 100.0)
+    err = (x - want).abs().max().item()
+    _verdict(err <= 10 * tol, f"your inverse is off by up to {err:.2g} (tolerance {tol:g}); "
+                              f"for example F({x[0].item():.4f}) should be y = {y[0].item():.4f}")
+    print(f"Correct: your inverse agrees with bisection to {err:.1g}.")
+
+
+def check_affine_gaussian(mean_and_std):
+    """Chapter 1: ``mean_and_std(loc, scale)`` gives the mean and standard deviation of
+    x = loc + scale * z with z ~ N(0, 1), i.e. the Gaussian that the affine flow is."""
+    for loc, scale in [(0.0, 1.0), (2.0, 3.0), (-1.5, 0.25)]:
+        got = tuple(float(v) for v in mean_and_std(loc, scale))
+        _verdict(len(got) == 2 and math.isclose(got[0], loc) and math.isclose(got[1], scale),
+                 f"for loc={loc}, scale={scale} you return {got}, expected ({loc}, {scale})")
+    print("Correct: an affine flow with a Gaussian base is the Gaussian N(loc, scale^2).")

@@ -1,0 +1,72 @@
+import math
+
+import pytest
+import torch
+
+import flowlib
+from flowlib.datasets import DATASETS
+from flowlib import exercises
+
+
+@pytest.mark.parametrize("name", sorted(DATASETS))
+def test_densities_integrate_to_one_and_match_their_samples(name):
+    d = flowlib.dataset(name)
+    x = torch.linspace(*d.span, 200_001, dtype=torch.float64)[:, None]
+    assert torch.trapezoid(d.log_prob(x).exp(), x[:, 0]).item() == pytest.approx(1.0, abs=1e-6)
+    torch.manual_seed(0)
+    samples = d.sample(400_000)
+    assert samples.shape == (400_000, 1)
+    assert samples.min() > d.span[0] and samples.max() < d.span[1]
+    # the samples follow the density: their mean log-density is minus the entropy
+    assert -d.log_prob(samples).mean().item() == pytest.approx(d.entropy(), abs=0.01)
+    # and their histogram matches it
+    counts = torch.histc(samples[:, 0].double(), bins=40, min=d.span[0], max=d.span[1])
+    edges = torch.linspace(*d.span, 41, dtype=torch.float64)
+    fine = torch.linspace(0, 1, 101, dtype=torch.float64)
+    mass = torch.stack([torch.trapezoid(d.log_prob((a + (b - a) * fine)[:, None]).exp(), a + (b - a) * fine)
+                        for a, b in zip(edges[:-1], edges[1:])])
+    assert (counts / len(samples) - mass).abs().max() < 0.005
+
+
+def test_entropy_matches_a_closed_form():
+    assert flowlib.dataset("skewed").entropy() == pytest.approx(0.5772156649 + 1, abs=1e-5)  # Gumbel(β=1)
+    sigma = 0.7  # a one-component "mixture" is a Gaussian
+    d = flowlib.datasets.Density1d("g", flowlib.datasets.gaussian_mixture([1.0], [0.3], [sigma]), (-8, 8))
+    assert d.entropy() == pytest.approx(0.5 * math.log(2 * math.pi * math.e * sigma**2), abs=1e-6)
+
+
+def test_bad_names_and_shapes_are_rejected():
+    with pytest.raises(ValueError, match="unknown data set 'moons'"):
+        flowlib.dataset("moons")
+    with pytest.raises(ValueError, match=r"expected x of shape \(batch, 1\)"):
+        flowlib.dataset("bimodal").log_prob(torch.zeros(3))
+
+
+def test_kl_divergence_of_a_shifted_gaussian():
+    truth = flowlib.datasets.Density1d("g", flowlib.datasets.gaussian_mixture([1.0], [0.0], [1.0]), (-8, 8))
+    shifted = lambda x: torch.distributions.Normal(0.5, 1.0).log_prob(x[:, 0])
+    torch.manual_seed(0)
+    assert flowlib.kl_divergence(truth, shifted, truth.sample(200_000)) == pytest.approx(0.125, abs=0.005)
+
+
+def test_checkers_accept_right_and_reject_wrong_answers(capsys):
+    exercises.check_scaled_uniform_density(lambda y: torch.where((y >= 0) & (y <= 2), 0.5, 0.0))
+    with pytest.raises(AssertionError, match="height must halve"):
+        exercises.check_scaled_uniform_density(lambda y: torch.where((y >= 0) & (y <= 2), 1.0, 0.0))
+
+    exercises.check_flow_log_likelihood(lambda x, f, df, base: base(f(x)) + torch.log(df(x).abs()))
+    with pytest.raises(AssertionError, match=r"\|f'\(x\)\|"):
+        exercises.check_flow_log_likelihood(lambda x, f, df, base: base(f(x)) + torch.log(df(x)))
+    with pytest.raises(AssertionError):
+        exercises.check_flow_log_likelihood(lambda x, f, df, base: base(f(x)))
+
+    from flowlib import scalar
+    right = lambda y, p: scalar.bisect(lambda x: scalar.gaussian_mixture_cdf(x, p)[0], y, -100.0, 100.0)
+    exercises.check_bisection(right)
+    with pytest.raises(AssertionError, match="off by"):
+        exercises.check_bisection(lambda y, p: right(y, p) + 1e-3)
+
+    exercises.check_affine_gaussian(lambda loc, scale: (loc, scale))
+    with pytest.raises(AssertionError):
+        exercises.check_affine_gaussian(lambda loc, scale: (loc, scale**2))
+    assert capsys.readouterr().out.count("Correct") == 4
