@@ -3,10 +3,11 @@
 Every chapter imports it; every model the book trains is built from it.
 """
 
+from . import datasets, exercises, scalar, testing
 from .core import Bijector, Compose, Flow, Inverse
 from .data import mnist
 from .datasets import dataset
-from .distributions import Beta, StandardLogistic, StandardNormal, StandardUniform
+from .distributions import Beta, GaussianMixture, StandardLogistic, StandardNormal, StandardUniform
 from .elementwise import Affine, LeakyReLU, MixtureCDF, NormalCDF, Sigmoid
 from .notebook import show
 from .metrics import kl_divergence, nll
@@ -16,7 +17,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "Bijector", "Inverse", "Compose", "Flow",
-    "StandardNormal", "StandardUniform", "StandardLogistic", "Beta",
+    "StandardNormal", "StandardUniform", "StandardLogistic", "Beta", "GaussianMixture",
     "Affine", "Sigmoid", "NormalCDF", "LeakyReLU", "MixtureCDF",
     "fit", "budget", "mode", "device", "seed", "run_record",
     "show", "mnist", "dataset", "kl_divergence", "nll",

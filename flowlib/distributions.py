@@ -86,3 +86,33 @@ class Beta(Base):
 
     def extra_repr(self):
         return f"a={self.a.item():g}, b={self.b.item():g}, " + super().extra_repr()
+
+
+class GaussianMixture(nn.Module):
+    """A learnable mixture of K diagonal Gaussians on R^D: the classic density model, and the
+    baseline that flows are compared with. A sample is one of K stored means plus noise.
+
+    ``means`` (K, D) sets the initial means (default: standard normal draws).
+    """
+
+    def __init__(self, k, dim, means=None, scale=1.0):
+        super().__init__()
+        self.logits = nn.Parameter(torch.zeros(k))
+        self.means = nn.Parameter(torch.randn(k, dim) if means is None else means.detach().clone().float())
+        self.log_scales = nn.Parameter(torch.full((k, dim), math.log(scale)))
+
+    def log_prob(self, x):
+        x = x.flatten(1)
+        if x.shape[1] != self.means.shape[1]:
+            raise ValueError(f"expected x with {self.means.shape[1]} values per sample, got {tuple(x.shape)}")
+        t = (x[:, None, :] - self.means) * torch.exp(-self.log_scales)
+        log_component = (-0.5 * t.square() - self.log_scales - 0.5 * math.log(2 * math.pi)).sum(-1)
+        return torch.logsumexp(F.log_softmax(self.logits, -1) + log_component, dim=-1)
+
+    def sample(self, n):
+        k = torch.multinomial(F.softmax(self.logits, -1), n, replacement=True)
+        return self.means[k] + torch.exp(self.log_scales[k]) * torch.randn_like(self.means[k])
+
+    def forward_kl(self, x):
+        """Negative mean log-likelihood, the loss ``fit`` minimizes."""
+        return -self.log_prob(x).mean()

@@ -75,11 +75,11 @@ class LeakyReLU(Bijector):
         self.slope = slope
 
     def forward(self, x, context=None):
-        ladj = torch.where(x > 0, 0.0, math.log(self.slope))
+        ladj = (x <= 0).to(x.dtype) * math.log(self.slope)
         return torch.where(x > 0, x, self.slope * x), ladj.flatten(1).sum(1)
 
     def inverse(self, z, context=None):
-        ladj = torch.where(z > 0, 0.0, -math.log(self.slope))
+        ladj = (z <= 0).to(z.dtype) * -math.log(self.slope)
         return torch.where(z > 0, z, z / self.slope), ladj.flatten(1).sum(1)
 
 

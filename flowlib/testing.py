@@ -29,12 +29,13 @@ def check_bijector(bijector, x, context=None, atol=1e-7):
     context = context.double() if context is not None and context.is_floating_point() else context
 
     z, ladj = b(x, context)
-    _expect(z.dtype == torch.float64, f"forward changed the dtype to {z.dtype}")
+    _expect(z.dtype == ladj.dtype == torch.float64, f"forward returns dtypes {z.dtype}, {ladj.dtype}, not float64")
     _expect(z.shape[0] == x.shape[0] and z.numel() == x.numel(),
             f"forward maps shape {tuple(x.shape)} to {tuple(z.shape)}: the batch or the size changed")
     _expect(ladj.shape == (x.shape[0],), f"forward's ladj has shape {tuple(ladj.shape)}, not ({x.shape[0]},)")
 
     x_back, ladj_inv = b.inverse(z, context)
+    _expect(x_back.dtype == ladj_inv.dtype == torch.float64, f"inverse returns dtypes {x_back.dtype}, {ladj_inv.dtype}")
     _expect(x_back.shape == x.shape, f"inverse returns shape {tuple(x_back.shape)}, not {tuple(x.shape)}")
     _close(x_back, x, atol, "round trip x -> z -> x")
     _close(b(x_back, context)[0], z, atol, "round trip z -> x -> z")

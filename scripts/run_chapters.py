@@ -25,9 +25,11 @@ def run(md):
     subprocess.run([sys.executable, "-m", "jupytext", "--quiet", "--sync", str(md)], check=True)
     nb = nbformat.read(notebook, as_version=4)
     start = time.perf_counter()
-    NotebookClient(nb, timeout=None, kernel_name="python3",
-                   resources={"metadata": {"path": str(md.parent)}}).execute()
-    nbformat.write(nb, notebook)
+    try:
+        NotebookClient(nb, timeout=None, kernel_name="python3",
+                       resources={"metadata": {"path": str(md.parent)}}).execute()
+    finally:  # on failure too, so that the error can be read in the notebook
+        nbformat.write(nb, notebook)
     print(f"{md.name}: ran in {time.perf_counter() - start:.0f} s ({os.environ['FLOWLIB_MODE']} mode)")
 
 

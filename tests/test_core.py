@@ -102,3 +102,22 @@ def test_show_renders_library_source():
     assert md.data.startswith("```python\nclass Flow") and "def log_prob" in md.data
     with pytest.raises(ValueError, match="needs a class, function or method"):
         flowlib.show(3)
+
+
+def test_gaussian_mixture_matches_torch_and_samples_centers_plus_noise():
+    from torch import distributions as D
+    torch.manual_seed(0)
+    gm = flowlib.GaussianMixture(3, 2).double()
+    with torch.no_grad():
+        gm.logits.normal_()
+        gm.log_scales.normal_(0, 0.3)
+    x = torch.randn(10, 2, dtype=torch.float64)
+    ref = D.MixtureSameFamily(D.Categorical(logits=gm.logits),
+                              D.Independent(D.Normal(gm.means, gm.log_scales.exp()), 1))
+    torch.testing.assert_close(gm.log_prob(x), ref.log_prob(x))
+    with torch.no_grad():
+        gm.log_scales.fill_(-6.0)  # tiny noise: every sample sits on a stored mean
+        s = gm.sample(100)
+    assert torch.cdist(s, gm.means).min(1).values.max() < 0.02
+    with pytest.raises(ValueError, match="expected x with 2 values per sample"):
+        gm.log_prob(torch.zeros(4, 3))
