@@ -4,6 +4,7 @@ Every chapter imports it; every model the book trains is built from it.
 """
 
 from . import datasets, exercises, scalar, testing
+from .autoregressive import MADE, Autoregressive, MaskedLinear
 from .core import Bijector, Compose, Flow, Inverse
 from .data import mnist
 from .datasets import dataset
@@ -19,6 +20,7 @@ __all__ = [
     "Bijector", "Inverse", "Compose", "Flow",
     "StandardNormal", "StandardUniform", "StandardLogistic", "Beta", "GaussianMixture",
     "Affine", "Sigmoid", "NormalCDF", "LeakyReLU", "MixtureCDF",
+    "MaskedLinear", "MADE", "Autoregressive",
     "fit", "budget", "mode", "device", "seed", "run_record",
     "show", "mnist", "dataset", "kl_divergence", "nll",
 ]

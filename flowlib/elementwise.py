@@ -97,8 +97,7 @@ class MixtureCDF(Bijector):
         if component not in transforms:
             raise ValueError(f"component must be one of {sorted(transforms)}, got {component!r}")
         self.transform, self.tol, self.max_iter = transforms[component], tol, max_iter
-        loc = torch.linspace(-2, 2, k).expand(*event_shape, k)
-        self.params = nn.Parameter(torch.cat([torch.zeros_like(loc), loc, torch.zeros_like(loc)], -1))
+        self.params = nn.Parameter(scalar.mixture_params(k).expand(*event_shape, 3 * k).clone())
 
     def forward(self, x, context=None):
         z, ladj = self.transform(x, self.params)

@@ -41,6 +41,13 @@ def _mixture_cdf(x, params, cdf, log_pdf):
     return y, ladj
 
 
+def mixture_params(k, spread=2.0):
+    """Starting parameters for a K-component mixture CDF: equal weights, means evenly
+    spaced on [-spread, spread], unit scales (shape ``(3K,)``)."""
+    loc = torch.linspace(-spread, spread, k)
+    return torch.cat([torch.zeros(k), loc, torch.zeros(k)])
+
+
 def gaussian_mixture_cdf(x, params):
     """The CDF of a mixture of K Gaussians, from the real line onto (0, 1).
 

@@ -18,6 +18,7 @@ import copy
 import torch
 from torch.autograd.functional import jacobian
 
+from .autoregressive import Autoregressive
 from .core import Compose, Inverse
 from .elementwise import Affine, LeakyReLU, MixtureCDF, NormalCDF, Sigmoid
 
@@ -88,6 +89,9 @@ def examples():
     yield "MixtureCDF", randomized(MixtureCDF(3, k=4)), 2 * randn(4, 3)
     yield "MixtureCDF logistic", randomized(MixtureCDF(2, k=3, component="logistic")), 2 * randn(4, 2)
     yield "Inverse(MixtureCDF)", Inverse(randomized(MixtureCDF(3, k=4))), unit
+    yield "Autoregressive", randomized(Autoregressive(3, n_params=9, hidden=(16,))), 2 * randn(4, 3)
+    yield "Autoregressive, reversed order", randomized(Autoregressive(2, n_params=6, hidden=(8, 8), order=[1, 0])), randn(4, 2)
+    yield "Inverse(Autoregressive)", Inverse(randomized(Autoregressive(3, n_params=9, hidden=(16,)))), unit
 
 
 def _close(actual, expected, atol, what):

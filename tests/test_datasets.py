@@ -8,7 +8,15 @@ from flowlib.datasets import DATASETS
 from flowlib import exercises
 
 
-@pytest.mark.parametrize("name", sorted(DATASETS))
+ONE_D = ["bimodal", "trimodal", "peaked", "skewed"]
+TWO_D = ["moons", "face", "8gaussians", "rings", "checkerboard"]
+
+
+def test_the_registry_holds_exactly_the_tested_sets():
+    assert sorted(DATASETS) == sorted(ONE_D + TWO_D)
+
+
+@pytest.mark.parametrize("name", ONE_D)
 def test_densities_integrate_to_one_and_match_their_samples(name):
     d = flowlib.dataset(name)
     x = torch.linspace(*d.span, 200_001, dtype=torch.float64)[:, None]
@@ -36,8 +44,8 @@ def test_entropy_matches_a_closed_form():
 
 
 def test_bad_names_and_shapes_are_rejected():
-    with pytest.raises(ValueError, match="unknown data set 'moons'"):
-        flowlib.dataset("moons")
+    with pytest.raises(ValueError, match="unknown data set 'spiral'"):
+        flowlib.dataset("spiral")
     with pytest.raises(ValueError, match=r"expected x of shape \(batch, 1\)"):
         flowlib.dataset("bimodal").log_prob(torch.zeros(3))
 
@@ -70,3 +78,40 @@ def test_checkers_accept_right_and_reject_wrong_answers(capsys):
     with pytest.raises(AssertionError):
         exercises.check_affine_gaussian(lambda loc, scale: (loc, scale**2))
     assert capsys.readouterr().out.count("Correct") == 4
+
+
+@pytest.mark.parametrize("name", TWO_D)
+def test_2d_densities_integrate_to_one_and_match_their_samples(name):
+    d = flowlib.dataset(name)
+    axis = torch.linspace(*d.span, 301, dtype=torch.float64)
+    cells = torch.cartesian_prod(axis, axis)
+    p = d.log_prob(cells).exp().view(301, 301)
+    mass = torch.trapezoid(torch.trapezoid(p, axis, dim=0), axis, dim=0).item()
+    assert mass == pytest.approx(1.0, abs=0.01 if name == "checkerboard" else 1e-4)  # edges cost the trapezoid rule
+    torch.manual_seed(0)
+    x = d.sample(50_000)
+    assert x.shape == (50_000, 2) and x.dtype == torch.float32
+    assert ((x > d.span[0]) & (x < d.span[1])).all()
+    assert -d.log_prob(x).mean().item() == pytest.approx(d.entropy(), abs=0.02)
+    # a coarse 2-D histogram of the samples matches the mass of each cell under the density
+    edges = torch.linspace(*d.span, 9)
+    counts = torch.histogramdd(x.double(), bins=[edges.double()] * 2).hist / len(x)
+    fine = torch.linspace(*d.span, 161, dtype=torch.float64)
+    dens = d.log_prob(torch.cartesian_prod(fine, fine)).exp().view(160 + 1, 161)
+    per_cell = dens[:-1, :-1].unfold(0, 20, 20).unfold(1, 20, 20).sum((-1, -2)) * (fine[1] - fine[0]) ** 2
+    assert (counts - per_cell).abs().max() < 0.02
+
+
+def test_train_and_test_sets_are_independent_draws():
+    d = flowlib.dataset("face")
+    train, test = d.sample(20_000), d.sample(20_000)
+    shared = (test[:2000, None, :] == train[None, :, :]).all(-1).any()
+    assert not shared  # no test point is a training point
+
+
+def test_checkerboard_is_exact():
+    d = flowlib.dataset("checkerboard")
+    assert d.entropy() == pytest.approx(math.log(8), abs=1e-3)
+    lp = d.log_prob(torch.tensor([[-1.5, -1.5], [-0.5, -1.5], [0.5, 0.5], [3.0, 0.0]]))
+    assert lp[0].item() == pytest.approx(-math.log(8)) and lp[2].item() == pytest.approx(-math.log(8))
+    assert torch.isinf(lp[[1, 3]]).all()

@@ -1,0 +1,104 @@
+"""Autoregressive flows: ``z_i = tau(x_i; theta_i(x_<i))``.
+
+Each coordinate goes through a monotone scalar transform ``tau`` (see ``scalar``),
+whose parameters ``theta_i`` a network computes from the coordinates before it.
+One masked network, MADE, computes all of them in a single pass, so the density
+costs one pass; the inverse must go coordinate by coordinate, D passes.
+
+>>> import torch, flowlib
+>>> made = flowlib.MADE(3, 2, hidden=(8,))
+>>> made(torch.randn(5, 3)).shape                     # (batch, coordinates, parameters)
+torch.Size([5, 3, 2])
+>>> made.out.mask.int()[:, :4]   # rows: 2 outputs per coordinate; columns: hidden units of degree 1, 2, 1, 2
+tensor([[0, 0, 0, 0],
+        [0, 0, 0, 0],
+        [1, 0, 1, 0],
+        [1, 0, 1, 0],
+        [1, 1, 1, 1],
+        [1, 1, 1, 1]], dtype=torch.int32)
+"""
+
+import torch
+from torch import nn
+
+from . import scalar
+from .core import Bijector
+
+
+class MaskedLinear(nn.Linear):
+    """A linear layer whose weight is multiplied by a fixed 0/1 ``mask`` (out, in)."""
+
+    def __init__(self, mask):
+        super().__init__(mask.shape[1], mask.shape[0])
+        self.register_buffer("mask", mask.float())
+
+    def forward(self, x):
+        return nn.functional.linear(x, self.weight * self.mask, self.bias)
+
+
+class MADE(nn.Module):
+    """Masked autoencoder for distribution estimation (Germain et al., 2015).
+
+    Returns ``(batch, features, n_params)``: the parameters of coordinate ``order[k]``
+    depend only on coordinates ``order[:k]``. Hidden unit ``j`` gets a degree
+    ``d_j`` in 1..D-1 and sees the inputs whose position in the order is at most
+    ``d_j``; the outputs of position ``k`` see the hidden units of degree below ``k``.
+    The last layer starts at zero weights, so every coordinate starts at ``init``.
+    """
+
+    def __init__(self, features, n_params, hidden=(64, 64), order=None, init=None):
+        super().__init__()
+        order = torch.arange(features) if order is None else torch.as_tensor(order)
+        if sorted(order.tolist()) != list(range(features)):
+            raise ValueError(f"order must be a permutation of 0..{features - 1}, got {order.tolist()}")
+        self.features, self.n_params = features, n_params
+        self.register_buffer("order", order)
+        position = torch.empty(features, dtype=torch.long)
+        position[order] = torch.arange(1, features + 1)     # 1..D along the order
+        degrees = [position]
+        for width in hidden:
+            degrees.append(torch.arange(width) % max(1, features - 1) + 1)
+        layers = []
+        for d_in, d_out in zip(degrees[:-1], degrees[1:]):
+            layers += [MaskedLinear(d_out[:, None] >= d_in[None, :]), nn.ReLU()]
+        d_last = position.repeat_interleave(n_params)       # each output keeps its coordinate's position
+        self.out = MaskedLinear(d_last[:, None] > degrees[-1][None, :])
+        self.net = nn.Sequential(*layers, self.out)
+        nn.init.zeros_(self.out.weight)
+        with torch.no_grad():
+            self.out.bias.copy_((torch.zeros(n_params) if init is None else init).repeat(features))
+
+    def forward(self, x):
+        return self.net(x).view(-1, self.features, self.n_params)
+
+
+class Autoregressive(Bijector):
+    """An autoregressive flow layer on ``(batch, features)`` data with a pluggable scalar transform.
+
+    ``transform(x, params) -> (y, ladj)`` is a monotone scalar transform with
+    ``n_params`` parameters per coordinate, e.g. ``scalar.gaussian_mixture_cdf``
+    with ``3K``; ``init`` is the parameter vector every coordinate starts from.
+    ``forward`` (data to base) takes one pass; ``inverse`` takes one pass per
+    coordinate, each solved by bisection within ``bracket``.
+    """
+
+    def __init__(self, features, transform=scalar.gaussian_mixture_cdf, n_params=15, init=None,
+                 hidden=(64, 64), order=None, bracket=(-100.0, 100.0)):
+        super().__init__()
+        if init is None and transform in (scalar.gaussian_mixture_cdf, scalar.logistic_mixture_cdf):
+            init = scalar.mixture_params(n_params // 3)
+        self.transform, self.bracket = transform, bracket
+        self.made = MADE(features, n_params, hidden, order, init)
+
+    def forward(self, x, context=None):
+        z, ladj = self.transform(x, self.made(x))
+        return z, ladj.sum(1)
+
+    def inverse(self, z, context=None):
+        x = torch.zeros_like(z)
+        columns = torch.arange(z.shape[1], device=z.device)
+        for i in self.made.order.tolist():  # x_i needs x_<i: one pass per coordinate
+            params = self.made(x)[:, i]
+            x_i, _ = scalar.invert(self.transform, z[:, i], params, *self.bracket)
+            x = torch.where(columns == i, x_i[:, None], x)
+        return x, -self.forward(x)[1]
