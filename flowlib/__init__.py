@@ -3,7 +3,7 @@
 Every chapter imports it; every model the book trains is built from it.
 """
 
-from . import datasets, exercises, scalar, testing
+from . import datasets, exercises, plot, scalar, testing
 from .autoregressive import MADE, Autoregressive, MaskedLinear
 from .core import Bijector, Compose, Flow, Inverse
 from .data import mnist

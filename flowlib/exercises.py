@@ -73,3 +73,43 @@ def check_affine_gaussian(mean_and_std):
         _verdict(len(got) == 2 and math.isclose(got[0], loc) and math.isclose(got[1], scale),
                  f"for loc={loc}, scale={scale} you return {got}, expected ({loc}, {scale})")
     print("Correct: an affine flow with a Gaussian base is the Gaussian N(loc, scale^2).")
+
+
+def _ar2d_maps():
+    """Two scalar maps of a 2-D autoregressive flow with uniform base, made of mixture CDFs."""
+    g = torch.Generator().manual_seed(2)
+    p1, w, b = torch.randn(9, generator=g, dtype=torch.float64), torch.randn(9, generator=g, dtype=torch.float64), \
+        torch.randn(9, generator=g, dtype=torch.float64)
+    f1 = lambda x1: scalar.gaussian_mixture_cdf(x1, p1.expand(len(x1), 9))
+    f2 = lambda x2, x1: scalar.gaussian_mixture_cdf(x2, torch.tanh(x1[:, None] * w + b))
+    return f1, f2
+
+
+def check_ar2d_log_density(log_density):
+    """Chapter 2: ``log_density(x, f1, f2)`` is the log-density of the 2-D autoregressive flow
+    ``z1 = f1(x1)``, ``z2 = f2(x2, x1)`` with a uniform base (each map returns ``(z, log-derivative)``)."""
+    f1, f2 = _ar2d_maps()
+    x = torch.randn(50, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 1.5
+    want = f1(x[:, 0])[1] + f2(x[:, 1], x[:, 0])[1]
+    got = torch.as_tensor(log_density(x, f1, f2), dtype=torch.float64)
+    _verdict(got.shape == (50,), f"expected one value per row of x, shape (50,), got {tuple(got.shape)}")
+    _verdict(torch.allclose(got, want), f"at x = {x[0].tolist()} you return {got[0].item():.4f}, expected "
+                                        f"{want[0].item():.4f}: the log-determinant of a triangular Jacobian "
+                                        "is the sum of its diagonal log-derivatives")
+    print("Correct: log p(x) = log F1'(x1) + log F2'(x2; x1) with a uniform base.")
+
+
+def check_ar2d_sampling(sample):
+    """Chapter 2: ``sample(z, invert1, invert2)`` turns uniform ``z`` (n, 2) into data by
+    inverting ``z1 = f1(x1)`` and then ``z2 = f2(x2, x1)``."""
+    f1, f2 = _ar2d_maps()
+    invert1 = lambda z1: scalar.bisect(lambda x: f1(x)[0], z1, -60.0, 60.0)
+    invert2 = lambda z2, x1: scalar.bisect(lambda x: f2(x, x1)[0], z2, -60.0, 60.0)
+    z = 0.02 + 0.96 * torch.rand(50, 2, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
+    x = torch.as_tensor(sample(z, invert1, invert2), dtype=torch.float64)
+    _verdict(x.shape == (50, 2), f"expected samples of shape (50, 2), got {tuple(x.shape)}")
+    z_back = torch.stack([f1(x[:, 0])[0], f2(x[:, 1], x[:, 0])[0]], 1)
+    err = (z_back - z).abs().max().item()
+    _verdict(err < 1e-6, f"mapping your samples forward does not give z back (off by {err:.2g}); "
+                         "is x2 inverted with the parameters of x1, which must come first?")
+    print("Correct: x1 = F1^-1(z1) first, then x2 = F2^-1(z2; x1).")

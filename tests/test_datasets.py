@@ -115,3 +115,14 @@ def test_checkerboard_is_exact():
     lp = d.log_prob(torch.tensor([[-1.5, -1.5], [-0.5, -1.5], [0.5, 0.5], [3.0, 0.0]]))
     assert lp[0].item() == pytest.approx(-math.log(8)) and lp[2].item() == pytest.approx(-math.log(8))
     assert torch.isinf(lp[[1, 3]]).all()
+
+
+def test_chapter_2_checkers():
+    from flowlib import scalar
+    exercises.check_ar2d_log_density(lambda x, f1, f2: f1(x[:, 0])[1] + f2(x[:, 1], x[:, 0])[1])
+    with pytest.raises(AssertionError, match="sum of its diagonal"):
+        exercises.check_ar2d_log_density(lambda x, f1, f2: f1(x[:, 0])[1])
+    right = lambda z, i1, i2: torch.stack([i1(z[:, 0]), i2(z[:, 1], i1(z[:, 0]))], 1)
+    exercises.check_ar2d_sampling(right)
+    with pytest.raises(AssertionError, match="does not give z back"):  # x2 inverted as if x1 were 0
+        exercises.check_ar2d_sampling(lambda z, i1, i2: torch.stack([i1(z[:, 0]), i2(z[:, 1], 0 * z[:, 0])], 1))

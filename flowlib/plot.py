@@ -1,0 +1,50 @@
+"""Plots of 2-D densities, samples, latent spaces and conditionals, on a common grid.
+
+Each helper draws into a matplotlib ``ax`` that you pass, so a chapter lays out its
+own figures; ``span`` is the ``(low, high)`` range of both axes.
+"""
+
+import torch
+
+
+def grid(span, n=200):
+    """An ``n`` by ``n`` grid of points over ``span`` squared, shape ``(n * n, 2)``, rows varying in y."""
+    axis = torch.linspace(*span, n)
+    yy, xx = torch.meshgrid(axis, axis, indexing="ij")
+    return torch.stack([xx.flatten(), yy.flatten()], 1)
+
+
+@torch.no_grad()
+def density(ax, log_prob, span, n=200, title=None, device=None):
+    """Heat map of ``exp(log_prob(x))`` over the grid; returns the values, shape ``(n, n)``."""
+    points = grid(span, n)
+    values = torch.cat([log_prob(p.to(device) if device else p).exp().cpu() for p in points.split(8192)])
+    values = torch.nan_to_num(values).view(n, n)
+    ax.imshow(values, origin="lower", extent=(*span, *span), cmap="viridis", aspect="equal")
+    ax.set(title=title, xticks=[], yticks=[])
+    return values
+
+
+def points(ax, x, span, title=None, bins=120):
+    """A 2-D histogram of the points ``x``: readable for tens of thousands of samples."""
+    x = x.detach().cpu()
+    ax.hist2d(x[:, 0].numpy(), x[:, 1].numpy(), bins=bins, range=[span, span], cmap="viridis")
+    ax.set(title=title, xticks=[], yticks=[], aspect="equal")
+
+
+@torch.no_grad()
+def conditionals(ax, bijector, span, given=0, values=(-1.0, 0.0, 1.0), n=300, title=None, device=None):
+    """The learned map of one coordinate while the other is held at each of ``values``.
+
+    For an autoregressive flow with uniform base this is the conditional CDF of the second
+    coordinate given the first (``given=0``).
+    """
+    other = 1 - given
+    axis = torch.linspace(*span, n)
+    for v in values:
+        x = torch.empty(n, 2)
+        x[:, given], x[:, other] = v, axis
+        z, _ = bijector(x.to(device) if device else x)
+        ax.plot(axis, z[:, other].cpu(), label=f"x{given + 1} = {v:g}")
+    ax.set(title=title, xlabel=f"x{other + 1}")
+    ax.legend(fontsize=7)

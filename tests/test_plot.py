@@ -1,0 +1,31 @@
+import matplotlib
+
+matplotlib.use("agg")
+import matplotlib.pyplot as plt
+import torch
+
+import flowlib
+from flowlib import plot
+
+
+def test_grid_rows_vary_in_y_so_images_are_not_transposed():
+    g = plot.grid((-1.0, 1.0), n=3)
+    assert g.shape == (9, 2)
+    assert g[:3, 1].tolist() == [-1.0, -1.0, -1.0] and g[:3, 0].tolist() == [-1.0, 0.0, 1.0]
+    fig, ax = plt.subplots()
+    # a density that grows with x only: each image row must grow from left to right
+    values = plot.density(ax, lambda x: x[:, 0], (-1.0, 1.0), n=5)
+    assert values.shape == (5, 5) and (values[:, 1:] > values[:, :-1]).all()
+    plt.close(fig)
+
+
+def test_points_and_conditionals_draw():
+    fig, axes = plt.subplots(1, 2)
+    plot.points(axes[0], torch.randn(500, 2), (-3, 3), title="t")
+    ar = flowlib.Autoregressive(2, n_params=6, hidden=(8,))
+    plot.conditionals(axes[1], ar, (-9, 9), values=(-1.0, 1.0))
+    assert len(axes[1].lines) == 2
+    for line in axes[1].lines:  # conditional CDFs of a uniform-base flow increase from 0 to 1
+        y = torch.tensor(line.get_ydata())
+        assert (y[1:] >= y[:-1]).all() and y[0] < 0.01 and y[-1] > 0.99
+    plt.close(fig)
