@@ -11,7 +11,7 @@ from .datasets import dataset
 from .distributions import Beta, GaussianMixture, StandardLogistic, StandardNormal, StandardUniform
 from .elementwise import Affine, LeakyReLU, MixtureCDF, NormalCDF, Sigmoid
 from .notebook import show
-from .metrics import kl_divergence, nll
+from .metrics import kl_divergence, nll, seconds
 from .train import budget, device, fit, mode, run_record, seed
 
 __version__ = "0.1.0"
@@ -22,5 +22,5 @@ __all__ = [
     "Affine", "Sigmoid", "NormalCDF", "LeakyReLU", "MixtureCDF",
     "MaskedLinear", "MADE", "Autoregressive",
     "fit", "budget", "mode", "device", "seed", "run_record",
-    "show", "mnist", "dataset", "kl_divergence", "nll",
+    "show", "mnist", "dataset", "kl_divergence", "nll", "seconds",
 ]

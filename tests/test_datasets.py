@@ -126,3 +126,15 @@ def test_chapter_2_checkers():
     exercises.check_ar2d_sampling(right)
     with pytest.raises(AssertionError, match="does not give z back"):  # x2 inverted as if x1 were 0
         exercises.check_ar2d_sampling(lambda z, i1, i2: torch.stack([i1(z[:, 0]), i2(z[:, 1], 0 * z[:, 0])], 1))
+
+
+def test_metrics_accept_models_functions_and_data_sets():
+    truth = flowlib.dataset("bimodal")
+    x = truth.sample(2000)
+    flow = flowlib.Flow(flowlib.Affine(1), flowlib.StandardNormal(1))
+    by_model = flowlib.kl_divergence(truth, flow, x)
+    assert by_model == pytest.approx(flowlib.kl_divergence(truth, flow.log_prob, x))
+    assert by_model == pytest.approx(flowlib.nll(flow, x) - flowlib.nll(truth, x), abs=1e-5)
+    assert flowlib.kl_divergence(truth, truth, x) == 0.0
+    calls = []
+    assert flowlib.seconds(lambda: calls.append(1), repeat=4) >= 0 and len(calls) == 5  # one warm-up
