@@ -66,6 +66,15 @@ def check_identity(bijector, x, context=None, atol=1e-7):
     _close(ladj, torch.zeros_like(ladj), atol, "identity at initialization: ladj = 0")
 
 
+def randomize(module, scale=0.5, generator=None):
+    """Replace every parameter of ``module`` by Gaussian noise of std ``scale`` (in place), so
+    that tests see a bijector away from its (often identity) initialization; returns it."""
+    with torch.no_grad():
+        for p in module.parameters():
+            p.copy_(scale * torch.randn(p.shape, generator=generator, dtype=p.dtype))
+    return module
+
+
 def examples():
     """Yield ``(name, bijector, x)``: every exported bijector, randomized, with a valid batch."""
     g = torch.Generator().manual_seed(0)
@@ -74,9 +83,7 @@ def examples():
         return torch.randn(*shape, generator=g)
 
     def randomized(b):
-        for p in b.parameters():
-            p.data = 0.5 * randn(*p.shape)
-        return b
+        return randomize(b, generator=g)
 
     unit = 0.01 + 0.98 * torch.rand(4, 3, generator=g)  # inside (0, 1), away from the edges
     yield "Affine", randomized(Affine(3)), randn(4, 3)

@@ -3,20 +3,15 @@ import torch
 
 import flowlib
 from flowlib import MADE, Autoregressive, scalar
+from flowlib.testing import randomize
 
-
-def _randomized(module):
-    with torch.no_grad():
-        for p in module.parameters():
-            p.normal_()
-    return module
 
 
 @pytest.mark.parametrize("features, hidden, order", [
     (2, (16,), None), (2, (8, 8), [1, 0]), (5, (32, 32), None), (5, (7,), [3, 0, 4, 1, 2]), (1, (4,), None),
 ])
 def test_made_outputs_depend_only_on_earlier_coordinates(features, hidden, order):
-    made = _randomized(MADE(features, 3, hidden, order)).double()
+    made = randomize(MADE(features, 3, hidden, order), 1.0).double()
     order = list(range(features)) if order is None else order
     x = torch.randn(features, dtype=torch.float64)
     J = torch.autograd.functional.jacobian(lambda v: made(v[None])[0], x)  # (features, params, features)
@@ -49,7 +44,7 @@ def test_autoregressive_starts_as_independent_mixture_cdfs():
 
 
 def test_autoregressive_jacobian_is_triangular_in_its_order():
-    ar = _randomized(Autoregressive(3, n_params=9, hidden=(16,), order=[2, 0, 1])).double()
+    ar = randomize(Autoregressive(3, n_params=9, hidden=(16,), order=[2, 0, 1]), 1.0).double()
     J = torch.autograd.functional.jacobian(lambda v: ar(v[None])[0][0], torch.randn(3, dtype=torch.float64))
     position = {i: k for k, i in enumerate([2, 0, 1])}
     for i in range(3):

@@ -4,7 +4,7 @@ import pytest
 import torch
 
 import flowlib
-from flowlib.testing import check_bijector, check_identity, examples
+from flowlib.testing import check_bijector, check_identity, examples, randomize
 
 EXAMPLES = list(examples())
 
@@ -63,17 +63,11 @@ class NotInverse(flowlib.Affine):
         return x + 1e-3, ladj
 
 
-def _randomized(b):
-    with torch.no_grad():
-        for p in b.parameters():
-            p.normal_()
-    return b
-
 
 @pytest.mark.parametrize("broken, message", [
-    (_randomized(FlippedSign(3)), "autograd Jacobian"),
+    (randomize(FlippedSign(3), 1.0), "autograd Jacobian"),
     (MissingTerm(), "autograd Jacobian"),
-    (_randomized(NotInverse(3)), "round trip"),
+    (randomize(NotInverse(3), 1.0), "round trip"),
 ])
 def test_harness_catches_planted_errors(broken, message):
     with pytest.raises(AssertionError, match=message):
@@ -81,7 +75,7 @@ def test_harness_catches_planted_errors(broken, message):
 
 
 def test_harness_catches_a_parameter_without_gradient():
-    b = _randomized(flowlib.Affine(3))
+    b = randomize(flowlib.Affine(3), 1.0)
     b.unused = torch.nn.Parameter(torch.zeros(2))
     with pytest.raises(AssertionError, match="unused gets no gradient"):
         check_bijector(b, torch.randn(4, 3))
