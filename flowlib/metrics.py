@@ -7,6 +7,7 @@ speed in seconds per call, measured the same way on a CPU and a GPU.
 0.0
 """
 
+import itertools
 import time
 
 import torch
@@ -14,10 +15,10 @@ import torch
 
 def _log_prob(model, x):
     """``model.log_prob(x)`` (or ``model(x)`` for a plain function) on the model's device, back on x's."""
-    fn = getattr(model, "log_prob", model)
-    params = model.parameters() if isinstance(model, torch.nn.Module) else iter(())
-    device = next(params, torch.empty(0)).device if isinstance(model, torch.nn.Module) else x.device
-    return fn(x.to(device)).to(x.device)
+    device = x.device
+    if isinstance(model, torch.nn.Module):  # parameters or buffers say where the model lives
+        device = next(itertools.chain(model.parameters(), model.buffers()), x).device
+    return getattr(model, "log_prob", model)(x.to(device)).to(x.device)
 
 
 @torch.no_grad()
