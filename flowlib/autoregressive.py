@@ -22,7 +22,8 @@ import torch
 from torch import nn
 
 from . import scalar
-from .core import Bijector
+from .core import Bijector, Compose
+from .linear import Reverse
 
 
 class MaskedLinear(nn.Linear):
@@ -76,10 +77,12 @@ class Autoregressive(Bijector):
     """An autoregressive flow layer on ``(batch, features)`` data with a pluggable scalar transform.
 
     ``transform(x, params) -> (y, ladj)`` is a monotone scalar transform with
-    ``n_params`` parameters per coordinate, e.g. ``scalar.gaussian_mixture_cdf``
-    with ``3K``; ``init`` is the parameter vector every coordinate starts from.
-    ``forward`` (data to base) takes one pass; ``inverse`` takes one pass per
-    coordinate, each solved by bisection within ``bracket``.
+    ``n_params`` parameters per coordinate: ``scalar.affine`` with 2 makes a MAF
+    layer; ``scalar.gaussian_mixture_cdf`` with ``3K`` a mixture-CDF layer. ``init``
+    is the parameter vector every coordinate starts from. ``forward`` (data to base)
+    takes one pass. ``inverse`` takes D passes: each solves every coordinate given
+    the current guess of the others (closed form, or bisection within ``bracket``),
+    and pass k makes the k-th coordinate of the order exact.
     """
 
     def __init__(self, features, transform=scalar.gaussian_mixture_cdf, n_params=15, init=None,
@@ -96,9 +99,50 @@ class Autoregressive(Bijector):
 
     def inverse(self, z, context=None):
         x = torch.zeros_like(z)
-        columns = torch.arange(z.shape[1], device=z.device)
-        for i in self.made.order.tolist():  # x_i needs x_<i: one pass per coordinate
-            params = self.made(x)[:, i]
-            x_i, _ = scalar.invert(self.transform, z[:, i], params, *self.bracket)
-            x = torch.where(columns == i, x_i[:, None], x)
-        return x, -self.forward(x)[1]
+        for _ in range(z.shape[1]):  # x_i needs x_<i: one pass per coordinate
+            x, ladj = scalar.invert(self.transform, z, self.made(x), *self.bracket)
+        return x, ladj.sum(1)
+
+
+def MAF(features, layers=5, hidden=(64, 64)):
+    """A masked autoregressive flow (Papamakarios et al., 2017): ``layers`` affine
+    autoregressive layers with the order reversed between them. Density in one pass
+    per layer, sampling in D. ``MAF(...).inv`` is an inverse autoregressive flow
+    (Kingma et al., 2016): sampling in one pass, density in D.
+
+    >>> import torch
+    >>> maf = MAF(4, layers=2, hidden=(16,))
+    >>> [type(b).__name__ for b in maf.bijectors]
+    ['Autoregressive', 'Reverse', 'Autoregressive']
+    >>> x = torch.randn(3, 4)
+    >>> torch.allclose(maf.inv(x)[0], maf.inverse(x)[0])
+    True
+    """
+    stack = []
+    for i in range(layers):
+        stack += [Reverse(features)] if i else []
+        stack.append(Autoregressive(features, scalar.affine, 2, hidden=hidden))
+    return Compose(*stack)
+
+
+class MaskedConv2d(nn.Conv2d):
+    """PixelCNN's masked convolution (van den Oord et al., 2016) for one-channel images.
+
+    Output pixel (i, j) sees only the input pixels before it in raster order (the rows
+    above, and the pixels to its left in its row). Type ``"A"`` (the first layer) hides
+    the centre pixel itself, type ``"B"`` (every later layer) lets it through, so a
+    stack of one A and any number of B layers stays autoregressive.
+    """
+
+    def __init__(self, in_channels, out_channels, kernel_size, mask_type="B"):
+        if mask_type not in ("A", "B") or kernel_size % 2 == 0:
+            raise ValueError(f"need mask_type 'A' or 'B' and an odd kernel_size, got {mask_type!r}, {kernel_size}")
+        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
+        c = kernel_size // 2
+        mask = torch.zeros(kernel_size, kernel_size)
+        mask[:c] = 1                                        # the rows above
+        mask[c, :c + (mask_type == "B")] = 1                # the pixels to the left (and the centre, for B)
+        self.register_buffer("mask", mask)
+
+    def forward(self, x):
+        return self._conv_forward(x, self.weight * self.mask, self.bias)

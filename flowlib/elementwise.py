@@ -39,16 +39,28 @@ class Affine(Bijector):
 
 
 class Sigmoid(Bijector):
-    """``z = 1 / (1 + exp(-x))``, from the real line onto (0, 1). Its inverse,
-    ``Sigmoid().inv``, is the logit, which takes data in (0, 1) to the real line."""
+    """``z = (sigmoid(x) - eps) / (1 - 2 eps)``: the logistic sigmoid onto (0, 1), stretched
+    by ``eps`` so that its range also covers the edges of [0, 1].
+
+    Its inverse, ``Sigmoid(eps).inv``, is the logit that takes data in [0, 1] to the
+    real line: it squeezes the data into [eps, 1 - eps] first, so pixels at exactly 0
+    or 1 stay finite (RealNVP used eps = 0.05). With ``eps = 0`` it is the plain logit.
+    """
+
+    def __init__(self, eps=0.0):
+        super().__init__()
+        if not 0 <= eps < 0.5:
+            raise ValueError(f"Sigmoid needs 0 <= eps < 0.5, got {eps}")
+        self.eps = eps
 
     def forward(self, x, context=None):
-        ladj = F.logsigmoid(x) + F.logsigmoid(-x)
-        return torch.sigmoid(x), ladj.flatten(1).sum(1)
+        ladj = F.logsigmoid(x) + F.logsigmoid(-x) - math.log1p(-2 * self.eps)
+        return (torch.sigmoid(x) - self.eps) / (1 - 2 * self.eps), ladj.flatten(1).sum(1)
 
     def inverse(self, z, context=None):
-        ladj = -(torch.log(z) + torch.log1p(-z))
-        return torch.logit(z), ladj.flatten(1).sum(1)
+        u = self.eps + (1 - 2 * self.eps) * z
+        ladj = math.log1p(-2 * self.eps) - torch.log(u) - torch.log1p(-u)
+        return torch.logit(u), ladj.flatten(1).sum(1)
 
 
 class NormalCDF(Bijector):

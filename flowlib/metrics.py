@@ -8,6 +8,7 @@ speed in seconds per call, measured the same way on a CPU and a GPU.
 """
 
 import itertools
+import math
 import time
 
 import torch
@@ -36,6 +37,23 @@ def kl_divergence(truth, model, x):
 def nll(model, x):
     """Negative mean log-likelihood of ``x`` under ``model`` (as in ``kl_divergence``), in nats."""
     return -_log_prob(model, x).mean().item()
+
+
+@torch.no_grad()
+def bits_per_dim(model, x, levels=256):
+    """An upper bound on the bits per dimension of discrete data under a continuous model.
+
+    ``x`` holds integers in ``0..levels-1``; the model is a density on ``[0, 1)^D``,
+    evaluated at the dequantized ``y = (x + u) / levels`` with ``u ~ U[0, 1)^D``. As
+    ``P(x) >= levels^-D exp(E_u log p(y))``, the bound is
+    ``E[-log p(y)] / (D ln 2) + log2(levels)``; a uniform model gives ``log2(levels)``.
+    """
+    x = x if x.is_floating_point() else x.float()
+    if not ((x >= 0) & (x < levels) & (x == x.round())).all():
+        raise ValueError(f"bits_per_dim expects integer values in 0..{levels - 1}, e.g. uint8 pixels")
+    y = (x + torch.rand_like(x)) / levels
+    dims = x[0].numel()
+    return nll(model, y) / (dims * math.log(2)) + math.log2(levels)
 
 
 def seconds(fn, repeat=3):

@@ -6,8 +6,10 @@ element). ``ladj`` is the log-derivative, elementwise. The same function plugs i
 any structure: free parameters (``MixtureCDF``), or parameters computed by a
 conditioner network in autoregressive and coupling layers.
 
-Their inverses have no closed form: ``bisect`` solves ``f(x) = y`` to a tolerance,
-and ``invert`` wraps it so that gradients flow through the solution.
+A transform with a closed-form inverse carries it as its ``inverse`` attribute
+(``affine.inverse``). The others have none: ``bisect`` solves ``f(x) = y`` to a
+tolerance, and ``invert`` wraps it so that gradients flow through the solution;
+``invert`` uses the closed form when there is one, so callers need not know which.
 
 >>> import torch
 >>> params = torch.zeros(1, 6)                      # two equal components at 0, scale 1
@@ -29,6 +31,26 @@ import torch.nn.functional as F
 def soft_clamp(x, bound=7.0):
     """Smoothly squash ``x`` into (-bound, bound): keeps log-scales from exploding."""
     return bound * torch.tanh(x / bound)
+
+
+def affine(x, params):
+    """``y = (x - loc) * exp(-log_scale)``: the Gaussian autoregressive step of MAF.
+
+    ``params[..., 2]`` holds ``loc`` and ``log_scale`` (soft-clamped); zeros give the
+    identity. Its inverse, ``affine.inverse(y, params) -> (x, ladj)``, is closed-form.
+    """
+    loc, log_scale = params.unbind(-1)
+    log_scale = soft_clamp(log_scale)
+    return (x - loc) * torch.exp(-log_scale), -log_scale
+
+
+def _affine_inverse(y, params):
+    loc, log_scale = params.unbind(-1)
+    log_scale = soft_clamp(log_scale)
+    return loc + torch.exp(log_scale) * y, log_scale
+
+
+affine.inverse = _affine_inverse
 
 
 def _mixture_cdf(x, params, cdf, log_pdf):
@@ -100,10 +122,13 @@ def invert(transform, y, params, lo, hi, tol=None, max_iter=100):
     """Invert a monotone scalar transform: ``x`` with ``transform(x, params)[0] = y``, and
     the log-derivative of the inverse map, ``-ladj(x)``.
 
-    Bisection finds ``x`` without gradients; a correction whose value is zero then
+    A transform with a closed-form ``inverse`` uses it (no bracket needed). Otherwise
+    bisection finds ``x`` without gradients; a correction whose value is zero then
     gives ``x`` the gradients of the inverse function (implicit differentiation):
     ``dx/dy = 1 / f'(x)`` and ``dx/dparams = -(df/dparams) / f'(x)``.
     """
+    if hasattr(transform, "inverse"):
+        return transform.inverse(y, params)
     with torch.no_grad():
         x = bisect(lambda x: transform(x, params)[0], y, lo, hi, tol, max_iter)
     y_at_x, ladj = transform(x, params)

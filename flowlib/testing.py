@@ -18,9 +18,11 @@ import copy
 import torch
 from torch.autograd.functional import jacobian
 
-from .autoregressive import Autoregressive
+from . import scalar
+from .autoregressive import MAF, Autoregressive
 from .core import Compose, Inverse
 from .elementwise import Affine, LeakyReLU, MixtureCDF, NormalCDF, Sigmoid
+from .linear import LinearLU, Permutation, Reverse
 
 
 def check_bijector(bijector, x, context=None, atol=1e-7):
@@ -98,6 +100,13 @@ def examples():
     yield "Inverse(MixtureCDF)", Inverse(randomized(MixtureCDF(3, k=4))), unit
     yield "Autoregressive", randomized(Autoregressive(3, n_params=9, hidden=(16,))), 2 * randn(4, 3)
     yield "Autoregressive, reversed order", randomized(Autoregressive(2, n_params=6, hidden=(8, 8), order=[1, 0])), randn(4, 2)
+    yield "Autoregressive affine", randomized(Autoregressive(4, scalar.affine, 2, hidden=(16,), order=[2, 0, 3, 1])), randn(4, 4)
+    yield "MAF", randomized(MAF(3, layers=2, hidden=(8,))), randn(4, 3)
+    yield "IAF = Inverse(MAF)", randomized(MAF(3, layers=2, hidden=(8,))).inv, randn(4, 3)
+    yield "Sigmoid(eps).inv at the edges", Sigmoid(0.05).inv, torch.cat([unit, torch.tensor([[0.0, 1.0, 0.5]])])
+    yield "Permutation", Permutation([2, 0, 1]), randn(4, 3)
+    yield "Reverse", Reverse(3), randn(4, 3)
+    yield "LinearLU", randomized(LinearLU(3)), randn(4, 3)
     yield "Inverse(Autoregressive)", Inverse(randomized(Autoregressive(3, n_params=9, hidden=(16,)))), unit
 
 

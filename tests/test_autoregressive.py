@@ -59,3 +59,68 @@ def test_autoregressive_flow_learns_a_2d_density():
     flow = flowlib.Flow(Autoregressive(2, n_params=15, hidden=(32, 32)), flowlib.StandardUniform(2))
     flowlib.fit(flow, truth.sample(5000), steps=500, lr=5e-3, batch_size=256, progress=False)
     assert flowlib.kl_divergence(truth, flow.log_prob, truth.sample(5000)) < 0.3
+
+
+def test_affine_transform_has_a_closed_form_inverse_that_invert_uses():
+    params = torch.randn(10, 2, dtype=torch.float64)
+    x = torch.randn(10, dtype=torch.float64)
+    y, ladj = scalar.affine(x, params)
+    x_back, ladj_inv = scalar.invert(scalar.affine, y, params, None, None)  # no bracket needed
+    torch.testing.assert_close(x_back, x)
+    torch.testing.assert_close(ladj_inv, -ladj)
+
+
+def test_maf_layer_starts_as_the_identity():
+    from flowlib.testing import check_identity
+    check_identity(Autoregressive(4, scalar.affine, 2), torch.randn(6, 4))
+    check_identity(flowlib.MAF(4, layers=3).inv.inv.bijectors[0], torch.randn(6, 4))
+
+
+def test_iaf_is_a_maf_turned_around():
+    maf = randomize(flowlib.MAF(5, layers=2, hidden=(16,)), 0.3)
+    iaf = maf.inv
+    assert isinstance(iaf, flowlib.Inverse) and iaf.bijector is maf    # the same parameters
+    z = torch.randn(8, 5)
+    x, ladj = iaf.inverse(z)                                          # IAF sampling: MAF's one-pass forward
+    torch.testing.assert_close((x, ladj), maf(z))
+    z_back, ladj_back = iaf(x)                                        # IAF density: MAF's D-pass inverse
+    torch.testing.assert_close(z_back, z, atol=1e-5, rtol=1e-5)
+    torch.testing.assert_close(ladj_back, -ladj, atol=1e-5, rtol=1e-5)
+
+
+def test_inverse_needs_exactly_one_pass_per_coordinate():
+    ar = randomize(Autoregressive(6, scalar.affine, 2, hidden=(32,), order=[3, 5, 0, 1, 4, 2]), 0.5)
+    calls = []
+    ar.made.register_forward_hook(lambda *a: calls.append(1))
+    z = torch.randn(4, 6)
+    x, _ = ar.inverse(z)
+    assert len(calls) == 6
+    torch.testing.assert_close(ar(x)[0], z, atol=1e-5, rtol=1e-5)
+
+
+@pytest.mark.parametrize("kernel", [3, 5])
+def test_masked_convolutions_are_autoregressive_in_raster_order(kernel):
+    torch.manual_seed(0)
+    net = torch.nn.Sequential(flowlib.MaskedConv2d(1, 4, kernel, "A"), torch.nn.ReLU(),
+                              flowlib.MaskedConv2d(4, 4, kernel, "B"), torch.nn.ReLU(),
+                              flowlib.MaskedConv2d(4, 1, kernel, "B")).double()
+    x = torch.randn(1, 1, 6, 6, dtype=torch.float64)
+    J = torch.autograd.functional.jacobian(lambda v: net(v.view(1, 1, 6, 6)).flatten(), x.flatten())
+    assert (J.abs() > 0).triu().sum() == 0      # output pixel k sees only pixels before k in raster order
+    assert (J.abs() > 0).tril(-1).any(1)[1:].all()  # and every pixel after the first sees something
+
+
+def test_masked_convolution_masks():
+    assert flowlib.MaskedConv2d(1, 1, 3, "A").mask.tolist() == [[1, 1, 1], [1, 0, 0], [0, 0, 0]]
+    assert flowlib.MaskedConv2d(1, 1, 3, "B").mask.tolist() == [[1, 1, 1], [1, 1, 0], [0, 0, 0]]
+    with pytest.raises(ValueError, match="mask_type"):
+        flowlib.MaskedConv2d(1, 1, 3, "C")
+
+
+def test_maf_learns_a_2d_density():
+    flowlib.seed(0)
+    truth = flowlib.dataset("8gaussians")
+    flow = flowlib.Flow(flowlib.MAF(2, layers=4, hidden=(32, 32)), flowlib.StandardNormal(2))
+    before = flowlib.kl_divergence(truth, flow, truth.sample(5000))
+    flowlib.fit(flow, truth.sample(5000), steps=500, lr=5e-3, progress=False)
+    assert flowlib.kl_divergence(truth, flow, truth.sample(5000)) < before / 2

@@ -138,3 +138,14 @@ def test_metrics_accept_models_functions_and_data_sets():
     assert flowlib.kl_divergence(truth, truth, x) == 0.0
     calls = []
     assert flowlib.seconds(lambda: calls.append(1), repeat=4) >= 0 and len(calls) == 5  # one warm-up
+
+
+def test_bits_per_dim_of_known_models():
+    x = torch.randint(0, 16, (500, 8), dtype=torch.uint8)
+    uniform = flowlib.Flow(flowlib.Compose(), flowlib.StandardUniform(8))
+    assert flowlib.bits_per_dim(uniform, x, levels=16) == pytest.approx(4.0)
+    # a density twice as high on half of the cube saves exactly one bit per dimension
+    half = lambda y: torch.where(y < 0.5, math.log(2.0), -math.inf).sum(1)
+    assert flowlib.bits_per_dim(half, torch.randint(0, 8, (500, 8)), levels=16) == pytest.approx(3.0)
+    with pytest.raises(ValueError, match="integer values in 0..15"):
+        flowlib.bits_per_dim(uniform, x.float() + 0.5, levels=16)
