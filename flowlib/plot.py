@@ -48,3 +48,20 @@ def conditionals(ax, bijector, span, given=0, values=(-1.0, 0.0, 1.0), n=300, ti
         ax.plot(axis, z[:, other].cpu(), label=f"x{given + 1} = {v:g}")
     ax.set(title=title, xlabel=f"x{other + 1}")
     ax.legend(fontsize=7)
+
+
+def network(ax, masks, title=None):
+    """Draw a masked network: one row of units per layer (inputs at the bottom), and a line
+    for every weight that its 0/1 mask keeps. ``masks`` lists the masks, each ``(out, in)``."""
+    sizes = [masks[0].shape[1]] + [m.shape[0] for m in masks]
+    place = lambda layer, k: ((k + 0.5) / sizes[layer], layer)
+    for layer, mask in enumerate(masks):
+        for o, i in mask.nonzero().tolist():
+            (x0, y0), (x1, y1) = place(layer, i), place(layer + 1, o)
+            ax.plot([x0, x1], [y0, y1], color="0.6", lw=0.8, zorder=1)
+    for layer, size in enumerate(sizes):
+        ax.scatter([place(layer, k)[0] for k in range(size)], [layer] * size, s=120,
+                   color="C1" if layer in (0, len(sizes) - 1) else "C0", zorder=2)
+    ax.set(title=title, xticks=[], yticks=range(len(sizes)),
+           yticklabels=["inputs"] + [f"hidden {k}" for k in range(1, len(sizes) - 1)] + ["outputs"])
+    ax.set_frame_on(False)

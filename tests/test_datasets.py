@@ -149,3 +149,37 @@ def test_bits_per_dim_of_known_models():
     assert flowlib.bits_per_dim(half, torch.randint(0, 8, (500, 8)), levels=16) == pytest.approx(3.0)
     with pytest.raises(ValueError, match="integer values in 0..15"):
         flowlib.bits_per_dim(uniform, x.float() + 0.5, levels=16)
+
+
+def test_chapter3_checkers_accept_right_and_reject_wrong_answers():
+    def covariance(A, log_scale, transpose_wrong=False):
+        B = torch.linalg.inv(torch.eye(len(log_scale), dtype=A.dtype) - A) * log_scale.exp()
+        return B.T @ B if transpose_wrong else B @ B.T
+    exercises.check_gaussian_ar_covariance(covariance)
+    with pytest.raises(AssertionError, match="hint"):
+        exercises.check_gaussian_ar_covariance(lambda A, s: covariance(A, s, transpose_wrong=True))
+
+    exercises.check_made_masks(lambda i, h: (h[:, None] >= i[None], i[:, None] > h[None]))
+    with pytest.raises(AssertionError, match="hidden mask"):
+        exercises.check_made_masks(lambda i, h: (h[:, None] > i[None], i[:, None] > h[None]))
+    with pytest.raises(AssertionError, match="output mask"):
+        exercises.check_made_masks(lambda i, h: (h[:, None] >= i[None], i[:, None] >= h[None]))
+
+    def mask(k, kind, centre_for_a=False):
+        m = torch.zeros(k, k)
+        m[:k // 2] = 1
+        m[k // 2, :k // 2 + (kind == "B" or centre_for_a)] = 1
+        return m
+    exercises.check_pixelcnn_mask(mask)
+    with pytest.raises(AssertionError, match="type A"):
+        exercises.check_pixelcnn_mask(lambda k, kind: mask(k, kind, centre_for_a=True))
+
+    def sample(z, conditioner, parallel=False):
+        x = torch.zeros_like(z)
+        for i in range(1 if parallel else z.shape[1]):
+            mu, alpha = conditioner(x)
+            x = torch.where(torch.arange(z.shape[1]) == i, mu + alpha.exp() * z, x) if not parallel else mu + alpha.exp() * z
+        return x
+    exercises.check_maf_sampling(sample)
+    with pytest.raises(AssertionError, match="does not give z back"):
+        exercises.check_maf_sampling(lambda z, c: sample(z, c, parallel=True))

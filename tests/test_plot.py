@@ -29,3 +29,12 @@ def test_points_and_conditionals_draw():
         y = torch.tensor(line.get_ydata())
         assert (y[1:] >= y[:-1]).all() and y[0] < 0.01 and y[-1] > 0.99
     plt.close(fig)
+
+
+def test_network_draws_one_line_per_kept_weight():
+    made = flowlib.MADE(3, 1, hidden=(4,))
+    masks = [m.mask for m in made.net if isinstance(m, flowlib.MaskedLinear)]
+    fig, ax = plt.subplots()
+    plot.network(ax, masks)
+    assert len(ax.lines) == sum(int(m.sum()) for m in masks)
+    plt.close(fig)
