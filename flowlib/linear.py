@@ -1,8 +1,8 @@
 """Linear bijectors ``z = W x + b``, and the cost of their determinants.
 
-A permutation has |det W| = 1 and mixes nothing: it reorders coordinates between
+A permutation has ``|det W| = 1`` and mixes nothing: it reorders coordinates between
 autoregressive or coupling layers, so that each layer conditions on different ones.
-A dense ``W`` can rotate and shear, but log|det W| of a general matrix costs
+A dense ``W`` can rotate and shear, but ``log|det W|`` of a general matrix costs
 O(D^3); storing ``W = L U`` (unit lower times upper triangular) makes it the sum
 of the log-diagonal of ``U``, O(D), with inverses by two triangular solves.
 
