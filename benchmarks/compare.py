@@ -24,6 +24,7 @@ import platform
 import statistics
 import time
 from datetime import date
+from importlib.metadata import version
 from pathlib import Path
 
 import torch
@@ -125,9 +126,7 @@ def main():
 
     results = {lib: measure(lib, device, args) for lib in args.libraries}
     versions = {"torch": torch.__version__, "python": platform.python_version(), "flowlib": flowlib.__version__}
-    for lib in ("zuko", "nflows"):
-        if lib in args.libraries:
-            versions[lib] = __import__(lib).__version__ if lib == "zuko" else _version(lib)
+    versions.update({lib: version(lib) for lib in args.libraries if lib != "flowlib"})
     record = {"device": name, "date": date.today().isoformat(), "quick": args.quick, "versions": versions,
               "architecture": f"MAF, {LAYERS} affine layers, MADE hidden {list(HIDDEN)}, reversals", "results": results}
 
@@ -137,11 +136,6 @@ def main():
     (out / f"{stem}.json").write_text(json.dumps(record, indent=2) + "\n")
     (out / f"{stem}.md").write_text(table(record))
     print(table(record))
-
-
-def _version(package):
-    from importlib.metadata import version
-    return version(package)
 
 
 def table(record):
