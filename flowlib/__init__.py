@@ -13,7 +13,7 @@ from .elementwise import Affine, LeakyReLU, MixtureCDF, NormalCDF, Sigmoid
 from .notebook import show
 from .linear import LinearLU, Permutation, Reverse
 from .metrics import bits_per_dim, kl_divergence, nll, seconds
-from .train import budget, device, fit, mode, run_record, seed
+from .train import budget, capture, device, fit, mode, run_record, seed
 
 __version__ = "0.1.0"
 
@@ -23,6 +23,6 @@ __all__ = [
     "Affine", "Sigmoid", "NormalCDF", "LeakyReLU", "MixtureCDF",
     "MaskedLinear", "MADE", "Autoregressive", "MAF", "MaskedConv2d",
     "Permutation", "Reverse", "LinearLU",
-    "fit", "budget", "mode", "device", "seed", "run_record",
+    "fit", "capture", "budget", "mode", "device", "seed", "run_record",
     "show", "mnist", "dataset", "kl_divergence", "nll", "bits_per_dim", "seconds",
 ]

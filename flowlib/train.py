@@ -26,6 +26,7 @@ from tqdm.auto import tqdm
 
 _START = time.perf_counter()
 MODES = ("full", "quick")
+COMPILE_MIN_STEPS = 2000
 
 
 def mode():
@@ -71,7 +72,7 @@ def run_record():
 
 
 def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule="cosine",
-        clip=10.0, evaluate=None, eval_every=None, log_every=None, progress=True):
+        clip=10.0, evaluate=None, eval_every=None, log_every=None, progress=True, compile=None):
     """Train ``model`` with Adam for ``steps`` steps and return the history.
 
     ``data`` is a tensor (or a tuple of tensors of equal length, such as
@@ -86,6 +87,13 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
     dict) is recorded. The loop reads the loss back to the host only every
     ``log_every`` steps, and stops with ``FloatingPointError`` naming the first
     step whose loss was not finite.
+
+    ``compile=True`` hands the loss, its backward pass included, to ``torch.compile``,
+    which fuses the many small operations of a flow into a few kernels. Compiling
+    costs tens of seconds once, and pays where launching kernels is the bottleneck:
+    the default, ``None``, compiles on a GPU for runs of at least ``COMPILE_MIN_STEPS``
+    steps, and never on the CPU, where these models are bound by arithmetic and
+    compiling saved too little to repay itself (``benchmarks/compare.py`` measures it).
 
     Returns ``{"step": [...], "loss": [...], "eval": [(step, value), ...], "seconds": t}``,
     where each loss is the mean over the ``log_every`` steps before ``step``.
@@ -106,13 +114,16 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
     log_every = log_every or max(1, min(100, steps // 50))
     eval_every = eval_every or steps
 
-    opt = torch.optim.Adam(params, lr=lr)
+    if compile is None:
+        compile = dev.type == "cuda" and steps >= COMPILE_MIN_STEPS
+    objective = torch.compile(loss) if compile else loss
+    opt = torch.optim.Adam(params, lr=lr, fused=_fusable(params))
     decay = (lambda s: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * s / steps))) if schedule == "cosine" else (lambda s: 1.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, decay)
 
     def train_step(batch):
         opt.zero_grad(set_to_none=True)
-        value = loss(model, batch)
+        value = objective(model, batch)
         value.backward()
         nn.utils.clip_grad_norm_(params, clip)
         opt.step()
@@ -154,6 +165,59 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
     model.eval()
     history["seconds"] = time.perf_counter() - start
     return history
+
+
+def capture(fn, *args):
+    """``fn`` recorded once as a CUDA graph and replayed: for repeated inference calls.
+
+    Sampling a MAF runs D passes per layer, thousands of small kernels whose launches,
+    not their arithmetic, set the time on a GPU. ``fast = capture(fn, *args)`` runs
+    ``fn(*args)`` and, if its result lives on a GPU, records every kernel it launches;
+    ``fast(*new_args)`` copies new inputs (of the same shapes) into the recording,
+    replays it with one launch and returns copies of the result. Random numbers drawn
+    inside are fresh at every replay. ``fn`` returns a tensor or a tuple of tensors and
+    must not read tensors back to the host (bisection does). Everything runs without
+    gradients; where there is nothing to record (the CPU), ``fast`` simply calls ``fn``.
+
+    >>> double = capture(lambda x: 2 * x, torch.ones(2))
+    >>> double(torch.tensor([1.0, 3.0]))
+    tensor([2., 6.])
+    """
+    plain = torch.no_grad()(fn)
+    out = plain(*args)
+    if not any(t.is_cuda for t in _as_tuple(out)):
+        return plain
+    static = [a.clone() for a in args]
+    side = torch.cuda.Stream()  # warm up off the main stream, as CUDA graph capture expects
+    side.wait_stream(torch.cuda.current_stream())
+    with torch.cuda.stream(side):
+        plain(*static)
+    torch.cuda.current_stream().wait_stream(side)
+    graph = torch.cuda.CUDAGraph()
+    with torch.cuda.graph(graph):
+        out = plain(*static)
+
+    def replay(*new):
+        if [a.shape for a in new] != [a.shape for a in static]:
+            raise ValueError(f"captured for inputs of shapes {[tuple(a.shape) for a in static]}, "
+                             f"got {[tuple(a.shape) for a in new]}")
+        for s, a in zip(static, new):
+            s.copy_(a)
+        graph.replay()
+        return out.clone() if torch.is_tensor(out) else tuple(t.clone() for t in out)
+    return replay
+
+
+def _as_tuple(out):
+    return (out,) if torch.is_tensor(out) else tuple(out)
+
+
+def _fusable(params):
+    """Adam's fused kernel (one update for all parameters) takes floating-point
+    parameters that share one CPU or CUDA device."""
+    devices = {p.device for p in params}
+    return (len(devices) == 1 and next(iter(devices)).type in ("cpu", "cuda")
+            and all(p.is_floating_point() for p in params))
 
 
 def _check_data(data, dev):
