@@ -1,5 +1,6 @@
 """The book builds with warnings as errors, from the stored outputs, and works offline."""
 
+import json
 import re
 import subprocess
 import sys
@@ -58,3 +59,12 @@ def test_solutions_are_hidden_and_api_is_generated(site):
     for name in ("core.Flow.log_prob", "train.fit", "testing.check_bijector", "data.mnist"):
         assert f'id="flowlib.{name}"' in api, name
     assert api.count('class="sig-name descname"') > 30
+    assert 'id="flowlib.train.capture"' in api
+
+
+def test_performance_page_shows_every_benchmark_run(site):
+    html = (site / "book/performance.html").read_text()
+    for results in sorted((ROOT / "benchmarks/results").glob("*.json")):
+        record = json.loads(results.read_text())
+        if not record["quick"]:
+            assert f"{record['device']}, {record['date']}" in html, f"{results.name} is not on the page"
