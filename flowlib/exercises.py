@@ -178,10 +178,9 @@ def check_maf_sampling(sample):
     g = torch.Generator().manual_seed(7)
     layer = randomize(Autoregressive(5, scalar.affine, 2, hidden=(16, 16)), 0.5, g).double()
 
-    def conditioner(x):  # scalar.affine's (shift, log_scale) as the Gaussian's (mu, alpha)
-        shift, log_scale = layer.made(x).unbind(-1)
-        alpha = -scalar.soft_clamp(log_scale)
-        return -shift * alpha.exp(), alpha
+    def conditioner(x):
+        mu, alpha = layer.made(x).unbind(-1)
+        return mu, scalar.soft_clamp(alpha)
 
     z = torch.randn(20, 5, generator=g, dtype=torch.float64)
     x = torch.as_tensor(sample(z, conditioner), dtype=torch.float64)

@@ -34,24 +34,20 @@ def soft_clamp(x, bound=7.0):
 
 
 def affine(x, params):
-    """``y = x * exp(log_scale) + shift``: the Gaussian autoregressive step of MAF.
+    """``y = (x - loc) * exp(-log_scale)``: the Gaussian autoregressive step of MAF.
 
-    ``params[..., 2]`` holds ``shift`` and ``log_scale`` (soft-clamped); zeros give the
-    identity. As the Gaussian ``x ~ N(mu, exp(2 alpha))`` read backwards,
-    ``y = (x - mu) * exp(-alpha)``, it has ``alpha = -log_scale`` and
-    ``mu = -shift * exp(alpha)``: the same maps, but with the shift free of the scale
-    a network learns them faster. Its inverse, ``affine.inverse(y, params) -> (x, ladj)``,
-    is closed-form.
+    ``params[..., 2]`` holds ``loc`` and ``log_scale`` (soft-clamped); zeros give the
+    identity. Its inverse, ``affine.inverse(y, params) -> (x, ladj)``, is closed-form.
     """
-    shift, log_scale = params.unbind(-1)
+    loc, log_scale = params.unbind(-1)
     log_scale = soft_clamp(log_scale)
-    return x * torch.exp(log_scale) + shift, log_scale
+    return (x - loc) * torch.exp(-log_scale), -log_scale
 
 
 def _affine_inverse(y, params):
-    shift, log_scale = params.unbind(-1)
+    loc, log_scale = params.unbind(-1)
     log_scale = soft_clamp(log_scale)
-    return (y - shift) * torch.exp(-log_scale), -log_scale
+    return loc + torch.exp(log_scale) * y, log_scale
 
 
 affine.inverse = _affine_inverse
