@@ -116,6 +116,8 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
 
     if compile is None:
         compile = dev.type == "cuda" and steps >= COMPILE_MIN_STEPS
+    if compile:
+        torch.compiler.reset()  # a fresh cache per run: PyTorch stops compiling a function after 8 models
     objective = torch.compile(loss) if compile else loss
     opt = torch.optim.Adam(params, lr=lr, fused=_fusable(params))
     decay = (lambda s: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * s / steps))) if schedule == "cosine" else (lambda s: 1.0)

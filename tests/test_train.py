@@ -147,3 +147,17 @@ def test_capture_replays_a_maf_on_the_gpu():
         torch.testing.assert_close(log_prob(y), flow.log_prob(y))
     with pytest.raises(ValueError, match="captured for inputs of shapes"):
         log_prob(torch.randn(3, 8, device="cuda"))
+
+
+def test_every_compiled_run_compiles_its_own_model(monkeypatch):
+    """PyTorch stops compiling a function after 8 variants and runs the rest eagerly;
+    fit starts each compiled run with a fresh cache, so a chapter's ninth model compiles too.
+    (Traced only, without generating kernels, to keep the test fast.)"""
+    real_compile = torch.compile
+    monkeypatch.setattr(torch, "compile", lambda fn: real_compile(fn, backend="eager"))
+    graphs = torch._dynamo.utils.counters["stats"]
+    for layers in range(1, 10):
+        before = graphs["unique_graphs"]
+        flow = Flow(flowlib.Compose(*(Affine(2) for _ in range(layers))), StandardNormal(2))
+        flowlib.fit(flow, torch.randn(64, 2), steps=1, batch_size=8, progress=False, compile=True)
+        assert graphs["unique_graphs"] > before, f"the run with {layers} layers was not compiled"
