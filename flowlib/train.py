@@ -94,6 +94,7 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
     the default, ``None``, compiles on a GPU for runs of at least ``COMPILE_MIN_STEPS``
     steps, and never on the CPU, where these models are bound by arithmetic and
     compiling saved too little to repay itself (``benchmarks/compare.py`` measures it).
+    Each compiled run starts from a fresh compile cache (``torch.compiler.reset``).
 
     Returns ``{"step": [...], "loss": [...], "eval": [(step, value), ...], "seconds": t}``,
     where each loss is the mean over the ``log_every`` steps before ``step``.

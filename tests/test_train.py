@@ -133,7 +133,7 @@ def test_capture_on_the_cpu_calls_the_function_without_gradients():
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="CUDA graphs need a GPU")
 def test_capture_replays_a_maf_on_the_gpu():
     flowlib.seed(0)
-    flow = flowlib.testing.randomize(Flow(flowlib.MAF(8, 3, (32,)), StandardNormal(8))).cuda()
+    flow = flowlib.testing.randomize(Flow(flowlib.MAF(8, 3, (32,)), StandardNormal(8)), 0.1).cuda()
     sample = flowlib.capture(lambda: flow.sample_and_log_prob(1000))
     (x1, lp1), (x2, lp2) = sample(), sample()
     assert not torch.equal(x1, x2)  # fresh noise at every replay
