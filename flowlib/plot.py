@@ -20,7 +20,7 @@ def density(ax, log_prob, span, n=200, title=None, device=None):
     points = grid(span, n)
     values = torch.cat([log_prob(p.to(device) if device else p).exp().cpu() for p in points.split(8192)])
     values = torch.nan_to_num(values).view(n, n)
-    ax.imshow(values, origin="lower", extent=(*span, *span), cmap="viridis", aspect="equal")
+    ax.imshow(values.numpy(), origin="lower", extent=(*span, *span), cmap="viridis", aspect="equal")
     ax.set(title=title, xticks=[], yticks=[])
     return values
 
@@ -45,7 +45,7 @@ def conditionals(ax, bijector, span, given=0, values=(-1.0, 0.0, 1.0), n=300, ti
         x = torch.empty(n, 2)
         x[:, given], x[:, other] = v, axis
         z, _ = bijector(x.to(device) if device else x)
-        ax.plot(axis, z[:, other].cpu(), label=f"x{given + 1} = {v:g}")
+        ax.plot(axis.numpy(), z[:, other].cpu().numpy(), label=f"x{given + 1} = {v:g}")
     ax.set(title=title, xlabel=f"x{other + 1}")
     ax.legend(fontsize=7)
 
