@@ -58,7 +58,7 @@ def _mixture_cdf(x, params, cdf, log_pdf):
     log_scale = soft_clamp(log_scale)
     t = (x[..., None] - loc) * torch.exp(-log_scale)
     log_w = F.log_softmax(logits, dim=-1)
-    y = (log_w.exp() * cdf(t)).sum(-1)
+    y = (log_w.exp() * cdf(t)).sum(-1).clamp(0, 1)  # in float32 the weights can sum to 1 + 1e-7
     ladj = torch.logsumexp(log_w + log_pdf(t) - log_scale, dim=-1)
     return y, ladj
 
