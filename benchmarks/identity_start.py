@@ -1,0 +1,106 @@
+"""Does the identity start cost a MAF quality? Chapter 3's experiments, trained twice.
+
+    python benchmarks/identity_start.py            # about 25 minutes on two CPU cores
+    python benchmarks/identity_start.py --quick    # a smoke run: few steps, one seed
+
+flowlib zeroes the last layer of every MADE, so each autoregressive layer starts as
+the identity (DESIGN.md). zuko keeps PyTorch's random weights there instead. This
+script trains the MAFs of chapter 3 (moons and 8 Gaussians with 5 and 10 layers,
+8x8 digits with 5) and the MAF of ``compare.py`` on the moons, from both starts and
+several seeds, and writes the mean KL (nats) or bits/dim of each to
+``results/identity_start_<device>.{json,md}``. Each run is a separate process with
+one thread; ``--jobs`` of them run at once.
+"""
+
+import argparse
+import json
+import statistics
+from concurrent.futures import ProcessPoolExecutor
+from datetime import date
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+import flowlib
+
+# name: (data set, layers, hidden, lr, batch size, steps); chapter 3's settings, and compare.py's
+EXPERIMENTS = {
+    "moons, MAF-5": ("moons", 5, (64, 64), 2e-3, 512, 10_000),
+    "moons, MAF-10": ("moons", 10, (64, 64), 2e-3, 512, 10_000),
+    "8 Gaussians, MAF-5": ("8gaussians", 5, (64, 64), 2e-3, 512, 10_000),
+    "8 Gaussians, MAF-10": ("8gaussians", 10, (64, 64), 2e-3, 512, 10_000),
+    "8x8 digits, MAF-5 (bits/dim)": ("digits", 5, (512, 512), 1e-3, 256, 4_000),
+    "moons, compare.py's MAF-5": ("moons", 5, (128, 128), 1e-3, 512, 5_000),
+}
+STARTS = ("identity start", "random last layer")
+
+
+def maf(features, layers, hidden, start):
+    bijector = flowlib.MAF(features, layers, hidden)
+    if start == "random last layer":
+        for b in bijector.bijectors:
+            if isinstance(b, flowlib.Autoregressive):
+                b.made.out.reset_parameters()  # PyTorch's default initialization
+    return bijector
+
+
+def run(job):
+    """Train one model; returns (experiment, start, seed, value)."""
+    experiment, start, seed, quick = job
+    torch.set_num_threads(1)
+    name, layers, hidden, lr, batch_size, steps = EXPERIMENTS[experiment]
+    steps = 50 if quick else steps
+    flowlib.seed(seed)
+    if name == "digits":
+        digits = flowlib.mnist()
+        shrink = lambda im: F.avg_pool2d(F.pad(im.float()[:, None], (2, 2, 2, 2)), 4).round().flatten(1)
+        x_train, x_test = shrink(digits.x_train), shrink(digits.x_test).to(torch.uint8)
+        nll = lambda m, b: m.forward_kl((b[0] + torch.rand_like(b[0])) / 256)
+        flow = flowlib.Flow(flowlib.Compose(flowlib.Sigmoid(0.05).inv, maf(64, layers, hidden, start)),
+                            flowlib.StandardNormal(64))
+        flowlib.fit(flow, x_train, steps=steps, loss=nll, lr=lr, batch_size=batch_size, progress=False)
+        flowlib.seed(1)
+        value = flowlib.bits_per_dim(flow, x_test)
+    else:
+        truth = flowlib.dataset(name)
+        train, test = truth.sample(100_000), truth.sample(20_000)
+        flowlib.seed(seed)
+        flow = flowlib.Flow(maf(2, layers, hidden, start), flowlib.StandardNormal(2))
+        flowlib.fit(flow, train, steps=steps, lr=lr, batch_size=batch_size, progress=False)
+        value = flowlib.kl_divergence(truth, flow, test)
+    print(f"{experiment}, {start}, seed {seed}: {value:.4f}", flush=True)
+    return experiment, start, seed, value
+
+
+def main():
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true", help="50 steps and one seed: a smoke run")
+    parser.add_argument("--seeds", type=int, default=3)
+    parser.add_argument("--jobs", type=int, default=2, help="processes at once")
+    args = parser.parse_args()
+    seeds = range(1 if args.quick else args.seeds)
+    jobs = [(e, s, seed, args.quick) for e in EXPERIMENTS for s in STARTS for seed in seeds]
+    with ProcessPoolExecutor(args.jobs) as pool:
+        values = list(pool.map(run, jobs))
+
+    results = {e: {s: statistics.mean(v for e2, s2, _, v in values if (e2, s2) == (e, s)) for s in STARTS}
+               for e in EXPERIMENTS}
+    device = f"cpu ({args.jobs} single-thread processes)"
+    record = {"device": device, "date": date.today().isoformat(), "quick": args.quick,
+              "seeds": list(seeds), "torch": torch.__version__, "results": results,
+              "runs": [list(v) for v in values]}
+    lines = [f"Mean over seeds {seeds[0]}..{seeds[-1]}; {device}, {record['date']}, torch {torch.__version__}"
+             + (" (quick smoke run)" if args.quick else ""), "",
+             "| experiment | " + " | ".join(STARTS) + " |", "|---|---|---|"]
+    lines += [f"| {e} | " + " | ".join(f"{results[e][s]:.4g}" for s in STARTS) + " |" for e in EXPERIMENTS]
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    stem = "identity_start_cpu" + ("-quick" if args.quick else "")
+    (out / f"{stem}.json").write_text(json.dumps(record, indent=2) + "\n")
+    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
