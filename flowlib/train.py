@@ -136,7 +136,6 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
     history = {"step": [], "loss": [], "eval": [], "seconds": 0.0}
     running = torch.zeros((), device=dev)
     first_bad = torch.full((), -1, device=dev, dtype=torch.long)
-    bad_value = torch.zeros((), device=dev)
     start, since = time.perf_counter(), 0
     model.train()
     with tqdm(total=steps, disable=not progress, leave=True) as bar:
@@ -147,14 +146,12 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
                 batch = tuple(t[idx] for t in tensors)
             value = train_step(batch)
             running += value
-            new_bad = (first_bad < 0) & ~torch.isfinite(value)
-            first_bad = torch.where(new_bad, i, first_bad)
-            bad_value = torch.where(new_bad, value, bad_value)
+            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(value), i, first_bad)
             since += 1
             if i % log_every == 0 or i == steps:
                 if first_bad.item() >= 0:  # one host sync per log interval
                     raise FloatingPointError(
-                        f"the loss became {bad_value.item()} at step {first_bad.item()} of {steps}; "
+                        f"the loss was not finite (nan or inf) at step {first_bad.item()} of {steps}; "
                         "the run was stopped there. Try a lower learning rate (lr), a tighter "
                         "gradient clip, or check that the data and the model's inputs are finite.")
                 history["step"].append(i)
