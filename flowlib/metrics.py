@@ -40,20 +40,22 @@ def nll(model, x):
 
 
 @torch.no_grad()
-def bits_per_dim(model, x, levels=256):
+def bits_per_dim(model, x, levels=256, per_sample=False):
     """An upper bound on the bits per dimension of discrete data under a continuous model.
 
     ``x`` holds integers in ``0..levels-1``; the model is a density on ``[0, 1)^D``,
     evaluated at the dequantized ``y = (x + u) / levels`` with ``u ~ U[0, 1)^D``. As
     ``P(x) >= levels^-D exp(E_u log p(y))``, the bound is
     ``E[-log p(y)] / (D ln 2) + log2(levels)``; a uniform model gives ``log2(levels)``.
+    ``per_sample=True`` returns each sample's term, a tensor whose mean is that bound.
     """
     x = x if x.is_floating_point() else x.float()
     if not ((x >= 0) & (x < levels) & (x == x.round())).all():
         raise ValueError(f"bits_per_dim expects integer values in 0..{levels - 1}, e.g. uint8 pixels")
     y = (x + torch.rand_like(x)) / levels
     dims = x[0].numel()
-    return nll(model, y) / (dims * math.log(2)) + math.log2(levels)
+    bits = -_log_prob(model, y) / (dims * math.log(2)) + math.log2(levels)
+    return bits if per_sample else bits.mean().item()
 
 
 def seconds(fn, repeat=3):

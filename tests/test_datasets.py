@@ -147,6 +147,10 @@ def test_bits_per_dim_of_known_models():
     # a density twice as high on half of the cube saves exactly one bit per dimension
     half = lambda y: torch.where(y < 0.5, math.log(2.0), -math.inf).sum(1)
     assert flowlib.bits_per_dim(half, torch.randint(0, 8, (500, 8)), levels=16) == pytest.approx(3.0)
+    # per sample: the half-cube model spends 3 bits on each sample, the mean is the bound above
+    each = flowlib.bits_per_dim(half, x // 2, levels=16, per_sample=True)
+    assert each.shape == (500,) and torch.allclose(each, torch.tensor(3.0))
+    assert each.mean().item() == pytest.approx(flowlib.bits_per_dim(half, x // 2, levels=16))
     with pytest.raises(ValueError, match="integer values in 0..15"):
         flowlib.bits_per_dim(uniform, x.float() + 0.5, levels=16)
 
