@@ -25,16 +25,15 @@ the name for smoke runs). Nothing here asserts a time.
 """
 
 import argparse
-import json
 import platform
 import statistics
 import time
 from datetime import date
 from importlib.metadata import version
-from pathlib import Path
 
 import torch
 
+import common
 import flowlib
 
 LAYERS, HIDDEN = 5, (128, 128)
@@ -167,11 +166,8 @@ def main():
               "architecture": f"MAF, {LAYERS} affine layers, MADE hidden {list(HIDDEN)}, reversals",
               "columns": [v[0] for v in variants], "results": results}
 
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
     stem = name.replace(" ", "_").replace("(", "").replace(")", "") + ("-quick" if args.quick else "")
-    (out / f"{stem}.json").write_text(json.dumps(record, indent=2) + "\n")
-    (out / f"{stem}.md").write_text(table(record))
+    common.save(stem, record, table(record))
     print(table(record))
 
 

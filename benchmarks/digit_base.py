@@ -13,14 +13,12 @@ a separate process with one thread; ``--jobs`` of them run at once.
 """
 
 import argparse
-import json
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
-from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
+import common
 import flowlib
 
 BASES = {"normal": flowlib.StandardNormal, "logistic": flowlib.StandardLogistic}
@@ -30,13 +28,10 @@ def run(job):
     """Train one MAF; returns (base, steps, seed, mean, median, worst) in bits/dim."""
     base, steps, seed = job
     torch.set_num_threads(1)
-    digits = flowlib.mnist()
-    shrink = lambda im: F.avg_pool2d(F.pad(im.float()[:, None], (2, 2, 2, 2)), 4).round().flatten(1)
-    x_train, x_test = shrink(digits.x_train), shrink(digits.x_test)
-    nll = lambda m, b: m.forward_kl((b[0] + torch.rand_like(b[0])) / 256)
+    x_train, x_test = common.digits()
     flowlib.seed(seed)
     flow = flowlib.Flow(flowlib.Compose(flowlib.Sigmoid(0.05).inv, flowlib.MAF(64, 5, (512, 512))), BASES[base](64))
-    flowlib.fit(flow, x_train, steps=steps, loss=nll, lr=1e-3, batch_size=256, progress=False)
+    flowlib.fit(flow, x_train, steps=steps, loss=common.dequantized_nll, lr=1e-3, batch_size=256, progress=False)
     flowlib.seed(1)
     bits = flowlib.bits_per_dim(flow, x_test, per_sample=True)
     result = base, steps, seed, bits.mean().item(), bits.median().item(), bits.max().item()
@@ -69,11 +64,7 @@ def main():
             mine = [r for r in runs if r[:2] == (base, steps)]
             lines.append(f"| {base} | {steps} | " + " | ".join(
                 span([r[k] for r in mine], f) for k, f in ((3, "{:.3f}"), (4, "{:.3f}"), (5, "{:.1f}"))) + " |")
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    stem = "digit_base_cpu" + ("-quick" if args.quick else "")
-    (out / f"{stem}.json").write_text(json.dumps(record, indent=2) + "\n")
-    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    common.save("digit_base_cpu" + ("-quick" if args.quick else ""), record, "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

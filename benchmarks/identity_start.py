@@ -13,15 +13,13 @@ one thread; ``--jobs`` of them run at once.
 """
 
 import argparse
-import json
 import statistics
 from concurrent.futures import ProcessPoolExecutor
 from datetime import date
-from pathlib import Path
 
 import torch
-import torch.nn.functional as F
 
+import common
 import flowlib
 
 # name: (data set, layers, hidden, lr, batch size, steps); chapter 3's settings, and compare.py's
@@ -53,13 +51,10 @@ def run(job):
     steps = 50 if quick else steps
     flowlib.seed(seed)
     if name == "digits":
-        digits = flowlib.mnist()
-        shrink = lambda im: F.avg_pool2d(F.pad(im.float()[:, None], (2, 2, 2, 2)), 4).round().flatten(1)
-        x_train, x_test = shrink(digits.x_train), shrink(digits.x_test).to(torch.uint8)
-        nll = lambda m, b: m.forward_kl((b[0] + torch.rand_like(b[0])) / 256)
+        x_train, x_test = common.digits()
         flow = flowlib.Flow(flowlib.Compose(flowlib.Sigmoid(0.05).inv, maf(64, layers, hidden, start)),
                             flowlib.StandardNormal(64))
-        flowlib.fit(flow, x_train, steps=steps, loss=nll, lr=lr, batch_size=batch_size, progress=False)
+        flowlib.fit(flow, x_train, steps=steps, loss=common.dequantized_nll, lr=lr, batch_size=batch_size, progress=False)
         flowlib.seed(1)
         value = flowlib.bits_per_dim(flow, x_test)
     else:
@@ -94,11 +89,7 @@ def main():
              + (" (quick smoke run)" if args.quick else ""), "",
              "| experiment | " + " | ".join(STARTS) + " |", "|---|---|---|"]
     lines += [f"| {e} | " + " | ".join(f"{results[e][s]:.4g}" for s in STARTS) + " |" for e in EXPERIMENTS]
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
-    stem = "identity_start_cpu" + ("-quick" if args.quick else "")
-    (out / f"{stem}.json").write_text(json.dumps(record, indent=2) + "\n")
-    (out / f"{stem}.md").write_text("\n".join(lines) + "\n")
+    common.save("identity_start_cpu" + ("-quick" if args.quick else ""), record, "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 

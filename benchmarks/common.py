@@ -1,0 +1,29 @@
+"""What the benchmark scripts share: chapter 3's 8x8 digits, and writing a results pair."""
+
+import json
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+
+import flowlib
+
+
+def digits():
+    """MNIST as in chapter 3: padded to 32x32, 4x4 blocks averaged, rounded to 0..255; (train, test)."""
+    shrink = lambda im: F.avg_pool2d(F.pad(im.float()[:, None], (2, 2, 2, 2)), 4).round().flatten(1)
+    data = flowlib.mnist()
+    return shrink(data.x_train), shrink(data.x_test)
+
+
+def dequantized_nll(model, batch):
+    """Chapter 3's training loss: uniform noise on the pixels, scaled to [0, 1)."""
+    return model.forward_kl((batch[0] + torch.rand_like(batch[0])) / 256)
+
+
+def save(stem, record, markdown):
+    """Write ``results/<stem>.json`` and ``results/<stem>.md`` (a ``-quick`` stem is git-ignored)."""
+    out = Path(__file__).parent / "results"
+    out.mkdir(exist_ok=True)
+    (out / f"{stem}.json").write_text(json.dumps(record, indent=2) + "\n")
+    (out / f"{stem}.md").write_text(markdown)
