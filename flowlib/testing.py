@@ -107,6 +107,8 @@ def examples():
     yield "Permutation", Permutation([2, 0, 1]), randn(4, 3)
     yield "Reverse", Reverse(3), randn(4, 3)
     yield "LinearLU", randomized(LinearLU(3)), randn(4, 3)
+    rotation = torch.linalg.qr(randn(3, 3))[0]   # Glow's start: P and signs not trivial
+    yield "LinearLU from a rotation", randomized(LinearLU(3, rotation)), randn(4, 3)
     yield "Inverse(Autoregressive)", Inverse(randomized(Autoregressive(3, n_params=9, hidden=(16,)))), unit
 
 

@@ -6,7 +6,6 @@ from flowlib import MADE, Autoregressive, scalar
 from flowlib.testing import randomize
 
 
-
 @pytest.mark.parametrize("features, hidden, order", [
     (2, (16,), None), (2, (8, 8), [1, 0]), (5, (32, 32), None), (5, (7,), [3, 0, 4, 1, 2]), (1, (4,), None),
 ])
@@ -70,10 +69,16 @@ def test_affine_transform_has_a_closed_form_inverse_that_invert_uses():
     torch.testing.assert_close(ladj_inv, -ladj)
 
 
-def test_maf_layer_starts_as_the_identity():
+def test_maf_layer_starts_as_the_identity_only_when_asked():
     from flowlib.testing import check_identity
-    check_identity(Autoregressive(4, scalar.affine, 2), torch.randn(6, 4))
-    check_identity(flowlib.MAF(4, layers=3).bijectors[0], torch.randn(6, 4))
+    x = torch.randn(6, 4)
+    check_identity(Autoregressive(4, scalar.affine, 2), x)
+    check_identity(flowlib.MAF(4, layers=3, zero_last=True), x)
+    # by default a MAF's last layers start random (benchmarks/identity_start.py)
+    layer = flowlib.MAF(4, layers=3).bijectors[0]
+    assert layer.made.out.weight.abs().sum() > 0
+    with pytest.raises(AssertionError, match="identity"):
+        check_identity(layer, x)
 
 
 def test_iaf_is_a_maf_turned_around():
