@@ -5,7 +5,7 @@ A measured result in prose must be printed by the run (a ``Markdown(f"...")`` ou
 or a glued value), so that it changes when the run does. The check below finds numbers
 typed into markdown cells outside math and code: a decimal with three or more
 significant digits, or any number followed by a unit of measurement (nats, bits/dim,
-ms, seconds, a ratio "12×"). Cited constants from papers go in ``ALLOWED``, chapter by chapter.
+ms, seconds, a ratio "12×"). Cited constants from papers go in ``ALLOWED``, by chapter.
 """
 
 import re
