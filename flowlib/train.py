@@ -84,7 +84,8 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
     The learning rate follows ``schedule`` ("cosine" decay to 1% or "constant");
     gradients are clipped to norm ``clip``. ``evaluate(model)`` runs without
     gradients every ``eval_every`` steps and at the end; its value (a number or a
-    dict) is recorded. The loop reads the loss back to the host only every
+    dict) is recorded. ``eval_every`` may also be a collection of steps, such as a
+    log-spaced schedule; step 0 there means before training. The loop reads the loss back to the host only every
     ``log_every`` steps, and stops with ``FloatingPointError`` naming the first
     step whose loss was not finite.
 
@@ -113,7 +114,13 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
     if schedule not in ("cosine", "constant"):
         raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
     log_every = log_every or max(1, min(100, steps // 50))
-    eval_every = eval_every or steps
+    if isinstance(eval_every, int) or eval_every is None:
+        eval_at = set(range(eval_every or steps, steps + 1, eval_every or steps))
+    else:
+        eval_at = {int(s) for s in eval_every}
+        if not all(0 <= s <= steps for s in eval_at):
+            raise ValueError(f"eval_every's steps must lie in 0..{steps}, got {sorted(eval_at)}")
+    eval_at.add(steps)
 
     if compile is None:
         compile = dev.type == "cuda" and steps >= COMPILE_MIN_STEPS
@@ -134,10 +141,19 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
         return value.detach()
 
     history = {"step": [], "loss": [], "eval": [], "seconds": 0.0}
+
+    def record_eval(i):
+        model.eval()
+        with torch.no_grad():
+            history["eval"].append((i, evaluate(model)))
+        model.train()
+
     running = torch.zeros((), device=dev)
     first_bad = torch.full((), -1, device=dev, dtype=torch.long)
     start, since = time.perf_counter(), 0
     model.train()
+    if evaluate is not None and 0 in eval_at:
+        record_eval(0)
     with tqdm(total=steps, disable=not progress, leave=True) as bar:
         for i in range(1, steps + 1):
             batch = None
@@ -160,11 +176,8 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
                 bar.update(since)
                 running.zero_()
                 since = 0
-            if evaluate is not None and (i % eval_every == 0 or i == steps):
-                model.eval()
-                with torch.no_grad():
-                    history["eval"].append((i, evaluate(model)))
-                model.train()
+            if evaluate is not None and i in eval_at:
+                record_eval(i)
     model.eval()
     history["seconds"] = time.perf_counter() - start
     return history

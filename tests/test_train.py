@@ -23,6 +23,18 @@ def test_fit_recovers_a_gaussian_and_reports_history():
     assert history["loss"][-1] < history["loss"][0] and history["seconds"] > 0
 
 
+def test_fit_evaluates_on_a_schedule_of_steps_from_step_0():
+    flow = Flow(Affine(1), StandardNormal(1))
+    data = 3 + torch.randn(500, 1)
+    loc = lambda m: m.bijector.loc.item()
+    history = flowlib.fit(flow, data, steps=50, lr=0.1, evaluate=loc,
+                          eval_every=[0, 1, 4, 16], progress=False)
+    assert [s for s, _ in history["eval"]] == [0, 1, 4, 16, 50]
+    assert history["eval"][0][1] == 0.0 and history["eval"][-1][1] > 1  # before, after
+    with pytest.raises(ValueError, match="0..50"):
+        flowlib.fit(flow, data, steps=50, evaluate=loc, eval_every=[0, 60], progress=False)
+
+
 def test_fit_with_a_custom_loss_and_no_data():
     """Reverse KL: fit N(loc, scale) to an unnormalized N(1, 2^2) target by sampling the flow."""
     flowlib.seed(0)
