@@ -148,6 +148,8 @@ DATASETS = {
     "trimodal": lambda: Density1d("trimodal", gaussian_mixture([0.3, 0.5, 0.2], [-3.0, 0.0, 3.0], [0.4, 0.8, 0.3]), (-8, 8)),
     "peaked": lambda: Density1d("peaked", gaussian_mixture([0.25, 0.75], [0.0, 0.5], [0.1, 2.0]), (-14, 15)),
     "skewed": lambda: Density1d("skewed", D.Gumbel(torch.tensor(-1.0), torch.tensor(1.0)), (-6, 30)),
+    "laplace": lambda: Density1d("laplace", D.Laplace(torch.tensor(0.0), torch.tensor(1.0)), (-30, 30)),
+    "heavy": lambda: Density1d("heavy", D.StudentT(torch.tensor(3.0)), (-600, 600)),
     # 2-D
     "moons": lambda: Curves("moons", [arc((-0.5, -0.25), 1.0, 0.0, 0.5), arc((0.5, 0.25), 1.0, 0.5, 1.0)],
                             [1.0, 1.0], 0.1, (-2.5, 2.5)),

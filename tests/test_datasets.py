@@ -8,7 +8,7 @@ from flowlib.datasets import DATASETS
 from flowlib import exercises
 
 
-ONE_D = ["bimodal", "trimodal", "peaked", "skewed"]
+ONE_D = ["bimodal", "trimodal", "peaked", "skewed", "laplace", "heavy"]
 TWO_D = ["moons", "face", "8gaussians", "rings", "checkerboard"]
 
 
@@ -38,6 +38,9 @@ def test_densities_integrate_to_one_and_match_their_samples(name):
 
 def test_entropy_matches_a_closed_form():
     assert flowlib.dataset("skewed").entropy() == pytest.approx(0.5772156649 + 1, abs=1e-5)  # Gumbel(β=1)
+    assert flowlib.dataset("laplace").entropy() == pytest.approx(1 + math.log(2), abs=1e-5)
+    student = torch.distributions.StudentT(torch.tensor(3.0)).entropy().item()
+    assert flowlib.dataset("heavy").entropy() == pytest.approx(student, abs=1e-4)
     sigma = 0.7  # a one-component "mixture" is a Gaussian
     d = flowlib.datasets.Density1d("g", flowlib.datasets.gaussian_mixture([1.0], [0.3], [sigma]), (-8, 8))
     assert d.entropy() == pytest.approx(0.5 * math.log(2 * math.pi * math.e * sigma**2), abs=1e-6)
@@ -74,9 +77,9 @@ def test_checkers_accept_right_and_reject_wrong_answers(capsys):
     with pytest.raises(AssertionError, match="off by"):
         exercises.check_bisection(lambda y, p: right(y, p) + 1e-3)
 
-    exercises.check_affine_gaussian(lambda loc, scale: (loc, scale))
-    with pytest.raises(AssertionError):
-        exercises.check_affine_gaussian(lambda loc, scale: (loc, scale**2))
+    exercises.check_best_affine(lambda x: (x.mean(), x.std(correction=0)))
+    with pytest.raises(AssertionError, match="highest at"):
+        exercises.check_best_affine(lambda x: (x.mean(), x.std()))  # the unbiased std
     assert capsys.readouterr().out.count("Correct") == 4
 
 
