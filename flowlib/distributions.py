@@ -69,7 +69,7 @@ class StandardLogistic(Base):
 
 
 class Beta(Base):
-    """Beta(a, b) on [0, 1]^D: the lecture's third choice of base, peaked at the middle for a = b > 1."""
+    """Beta(a, b) on [0, 1]^D, a base peaked at the middle for a = b > 1 (chapter 1)."""
 
     def __init__(self, a, b, *event_shape):
         super().__init__(*event_shape)

@@ -33,11 +33,15 @@ def points(ax, x, span, title=None, bins=120):
 
 
 @torch.no_grad()
-def conditionals(ax, bijector, span, given=0, values=(-1.0, 0.0, 1.0), n=300, title=None, device=None):
+def conditionals(ax, bijector, span, given=0, values=(-1.5, -0.5, 0.25), n=300, title=None,
+                 device=None):
     """The learned map of one coordinate while the other is held at each of ``values``.
 
     For an autoregressive flow with uniform base this is the conditional CDF of the second
-    coordinate given the first (``given=0``).
+    coordinate given the first (``given=0``). The default ``values`` avoid the integers,
+    where the checkerboard's cells have their edges (a cut along an edge shows no steps),
+    and are not symmetric about 0, so that on data symmetric under ``x -> -x`` no two
+    curves coincide.
     """
     other = 1 - given
     axis = torch.linspace(*span, n)

@@ -1,7 +1,7 @@
 """Training: ``fit``, the running modes, and the run record of a chapter.
 
 A chapter asks for its budget in one place, ``steps = budget(full=..., quick=...)``:
-the full budget is what the book's stored outputs were made with (on a GPU), the
+the full budget is what the book's stored outputs were made with (on a 2-core CPU), the
 quick one keeps CPU machines and CI fast on the same code path. ``FLOWLIB_MODE``
 chooses; without it, a machine with a GPU runs full and any other runs quick.
 

@@ -1,3 +1,5 @@
+import inspect
+
 import matplotlib
 
 matplotlib.use("agg")
@@ -28,6 +30,16 @@ def test_points_and_conditionals_draw():
     for line in axes[1].lines:  # conditional CDFs of a uniform-base flow increase from 0 to 1
         y = torch.tensor(line.get_ydata())
         assert (y[1:] >= y[:-1]).all() and y[0] < 0.01 and y[-1] > 0.99
+    plt.close(fig)
+
+
+def test_default_conditionals_cut_through_checkerboard_cells():
+    values = inspect.signature(plot.conditionals).parameters["values"].default
+    assert all(v != round(v) for v in values)     # the checkerboard's cell edges are integers
+    assert all(-v not in values for v in values)  # symmetric data: no two curves coincide
+    fig, ax = plt.subplots()
+    plot.conditionals(ax, flowlib.Autoregressive(2, n_params=6, hidden=(8,)), (-3, 3))
+    assert [line.get_label() for line in ax.lines] == [f"x1 = {v:g}" for v in values]
     plt.close(fig)
 
 
