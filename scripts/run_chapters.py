@@ -3,8 +3,8 @@
     python scripts/run_chapters.py                       # every chapter
     python scripts/run_chapters.py chapters/01_*.md      # some of them
 
-The mode is full unless FLOWLIB_MODE says otherwise: run this on a GPU machine and
-commit the notebooks. Each chapter's .md is first synced into its .ipynb (inputs
+The mode is full unless FLOWLIB_MODE says otherwise; the stored runs are made on a
+2-core CPU. Commit the notebooks. Each chapter's .md is first synced into its .ipynb (inputs
 from the .md, outputs kept), then the notebook is executed in place.
 """
 
