@@ -10,7 +10,7 @@ from .data import mnist
 from .datasets import dataset
 from .distributions import Beta, GaussianMixture, StandardLogistic, StandardNormal, StandardUniform
 from .elementwise import Affine, LeakyReLU, MixtureCDF, NormalCDF, Sigmoid
-from .notebook import show
+from .notebook import run_times, show
 from .linear import LinearLU, Permutation, Reverse
 from .metrics import bits_per_dim, kl_divergence, nll, seconds
 from .train import budget, capture, device, fit, mode, run_record, seed
@@ -24,5 +24,5 @@ __all__ = [
     "MaskedLinear", "MADE", "Autoregressive", "MAF", "MaskedConv2d",
     "Permutation", "Reverse", "LinearLU",
     "fit", "capture", "budget", "mode", "device", "seed", "run_record",
-    "show", "mnist", "dataset", "kl_divergence", "nll", "bits_per_dim", "seconds",
+    "show", "run_times", "mnist", "dataset", "kl_divergence", "nll", "bits_per_dim", "seconds",
 ]

@@ -1,14 +1,25 @@
 """Checkers for the chapters' exercises: pass your answer, get a verdict.
 
 A checker prints a short confirmation when the answer is right and raises an
-``AssertionError`` that says what is wrong (and on which input) when it is not.
+``AssertionError`` that says what is wrong (and on which input) when it is not. Each
+code exercise starts from a cell whose body is ``...``; run as it is, its checker says
+that the exercise is not attempted yet, so a notebook runs from top to bottom before
+the reader has filled anything in.
 
 >>> import torch
 >>> check_scaled_uniform_density(lambda y: torch.where((y >= 0) & (y <= 2), 0.5, 0.0))
 Correct: p_Y(y) = 1/2 on [0, 2] and 0 elsewhere, so it integrates to 1.
+>>> def density_of_2x(y):
+...     ...  # your code here
+>>> check_scaled_uniform_density(density_of_2x)
+Not attempted yet: fill in density_of_2x and run the cell again.
 """
 
+import ast
+import functools
+import inspect
 import math
+import textwrap
 
 import torch
 
@@ -20,6 +31,37 @@ def _verdict(ok, message):
         raise AssertionError(message)
 
 
+def _is_starter(answer):
+    """True for an answer left as the starter cell gave it: the value ``...``, or a
+    function whose body holds nothing but a docstring and ``...`` (or ``pass``)."""
+    if answer is Ellipsis:
+        return True
+    try:
+        tree = ast.parse(textwrap.dedent(inspect.getsource(answer)))
+    except (OSError, TypeError, SyntaxError):  # a lambda in an expression, a builtin
+        return False
+    if not tree.body or not isinstance(tree.body[0], ast.FunctionDef):
+        return False
+    empty = lambda node: isinstance(node, ast.Pass) or (
+        isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+        and (node.value.value is Ellipsis or isinstance(node.value.value, str)))
+    return all(empty(node) for node in tree.body[0].body)
+
+
+def _checker(check):
+    """Make ``check(answer, ...)`` say "not attempted yet" for an untouched starter."""
+    @functools.wraps(check)
+    def checked(answer, *args, **kwargs):
+        if _is_starter(answer):
+            what = ("replace the ... with your answer" if answer is Ellipsis
+                    else f"fill in {answer.__name__}")
+            print(f"Not attempted yet: {what} and run the cell again.")
+            return None
+        return check(answer, *args, **kwargs)
+    return checked
+
+
+@_checker
 def check_scaled_uniform_density(density):
     """Chapter 1: ``density(y)`` is the density of Y = 2X for X ~ Uniform(0, 1)."""
     y = torch.tensor([-0.5, 0.1, 0.7, 1.0, 1.5, 1.9, 2.5], dtype=torch.float64)
@@ -31,6 +73,7 @@ def check_scaled_uniform_density(density):
     print("Correct: p_Y(y) = 1/2 on [0, 2] and 0 elsewhere, so it integrates to 1.")
 
 
+@_checker
 def check_flow_log_likelihood(log_likelihood):
     """Chapter 1: ``log_likelihood(x, f, df, base_log_prob)`` is the log-density of a 1-D flow.
 
@@ -51,6 +94,7 @@ def check_flow_log_likelihood(log_likelihood):
     print("Correct: log p(x) = log p_Z(f(x)) + log |f'(x)|, also for a decreasing f.")
 
 
+@_checker
 def check_bisection(invert_cdf, tol=1e-6):
     """Chapter 1: ``invert_cdf(y, params)`` inverts ``scalar.gaussian_mixture_cdf`` to ``tol``."""
     g = torch.Generator().manual_seed(1)
@@ -65,6 +109,7 @@ def check_bisection(invert_cdf, tol=1e-6):
     print(f"Correct: your inverse agrees with bisection to {err:.1g}.")
 
 
+@_checker
 def check_best_affine(best_affine):
     """Chapter 1: ``best_affine(x)`` gives the ``(loc, scale)`` of the maximum-likelihood
     affine flow ``z = (x - loc) / scale`` with a standard-normal base, for a 1-D ``x``."""
@@ -91,6 +136,7 @@ def _ar2d_maps():
     return f1, f2
 
 
+@_checker
 def check_ar2d_log_density(log_density):
     """Chapter 2: ``log_density(x, f1, f2)`` is the log-density of the 2-D autoregressive flow
     ``z1 = f1(x1)``, ``z2 = f2(x2, x1)`` with a uniform base (each map returns ``(z, log-derivative)``)."""
@@ -105,6 +151,7 @@ def check_ar2d_log_density(log_density):
     print("Correct: log p(x) = log F1'(x1) + log F2'(x2; x1) with a uniform base.")
 
 
+@_checker
 def check_ar2d_sampling(sample):
     """Chapter 2: ``sample(z, invert1, invert2)`` turns uniform ``z`` (n, 2) into data by
     inverting ``z1 = f1(x1)`` and then ``z2 = f2(x2, x1)``."""
@@ -121,6 +168,7 @@ def check_ar2d_sampling(sample):
     print("Correct: x1 = F1^-1(z1) first, then x2 = F2^-1(z2; x1).")
 
 
+@_checker
 def check_gaussian_ar_covariance(covariance):
     """Chapter 3: ``covariance(A, log_scale)`` is the covariance of the linear Gaussian
     autoregressive model ``x_i = sum_{j<i} A[i, j] x_j + exp(log_scale[i]) eps_i``."""
@@ -137,6 +185,7 @@ def check_gaussian_ar_covariance(covariance):
     print("Correct: Sigma = (I - A)^-1 S^2 (I - A)^-T, a full covariance from a triangular flow.")
 
 
+@_checker
 def check_made_masks(made_masks):
     """Chapter 3: ``made_masks(in_degrees, hidden_degrees)`` returns the two 0/1 masks of a
     one-hidden-layer MADE, ``(hidden, D)`` and ``(D, hidden)``, with one output per input."""
@@ -163,6 +212,7 @@ def check_made_masks(made_masks):
     print("Correct: hidden units see degrees <= theirs; outputs see degrees strictly below.")
 
 
+@_checker
 def check_pixelcnn_mask(mask):
     """Chapter 3: ``mask(kernel_size, mask_type)`` is the (k, k) 0/1 mask of a masked convolution."""
     from .autoregressive import MaskedConv2d
@@ -175,6 +225,7 @@ def check_pixelcnn_mask(mask):
     print("Correct: a type-A mask hides the centre pixel, a type-B mask lets it through.")
 
 
+@_checker
 def check_maf_sampling(sample):
     """Chapter 3: ``sample(z, conditioner)`` inverts one affine MAF layer
     ``z_i = (x_i - mu_i(x_<i)) * exp(-alpha_i(x_<i))``, where ``conditioner(x)`` returns
@@ -195,3 +246,80 @@ def check_maf_sampling(sample):
     _verdict(err < 1e-8, f"mapping your samples through the layer does not give z back (off by {err:.2g}); "
                          "x_i needs mu_i and alpha_i computed from the x_<i you already have")
     print("Correct: D passes, x_i = mu_i + exp(alpha_i) z_i once x_<i is known.")
+
+
+@_checker
+def check_logit_normal_log_prob(log_prob):
+    """Chapter 0: ``log_prob(x, loc, scale)`` is the log-density, at each entry of a 1-D
+    tensor ``x`` in (0, 1), of the flow ``z = (logit(x) - loc) / scale`` with a
+    standard-normal base."""
+    from . import Affine, Compose, Flow, Sigmoid, StandardNormal
+    x = torch.tensor([0.01, 0.3, 0.5, 0.9, 0.999], dtype=torch.float64)
+    for loc, scale in ((0.0, 1.0), (1.5, 0.4), (-2.0, 3.0)):
+        affine = Affine(1)
+        with torch.no_grad():
+            affine.loc.fill_(loc)
+            affine.log_scale.fill_(math.log(scale))
+        flow = Flow(Compose(Sigmoid().inv, affine), StandardNormal(1)).double()
+        with torch.no_grad():
+            want = flow.log_prob(x[:, None])
+        got = torch.as_tensor(log_prob(x.clone(), loc, scale), dtype=torch.float64)
+        _verdict(got.shape == x.shape,
+                 f"expected one value per x, shape {tuple(x.shape)}, got {tuple(got.shape)}")
+        _verdict(torch.allclose(got, want),
+                 f"for loc = {loc}, scale = {scale} and x = {x.tolist()} you return "
+                 f"{got.tolist()}, expected {want.tolist()} (both steps, the logit and "
+                 "the affine map, contribute a log-derivative)")
+    print("Correct: log N(z) - log scale - log x - log(1 - x), as flow.log_prob computes.")
+
+
+@_checker
+def check_non_monotone_mass(total):
+    """Chapter 1: ``total`` is the integral of N(x^3 - 3x; 0, 1) |3x^2 - 3| over the line."""
+    normal = torch.distributions.Normal(0.0, 1.0)
+    inside = (normal.cdf(torch.tensor(2.0)) - normal.cdf(torch.tensor(-2.0))).item()
+    want = 1 + 2 * inside
+    _verdict(isinstance(total, (int, float)) or torch.is_tensor(total),
+             f"expected a number, got {type(total).__name__}")
+    _verdict(abs(float(total) - want) < 1e-3,
+             f"you found {float(total):.4f}, but q integrates to {want:.4f} (is your grid "
+             "wide and fine enough, and do you take |f'(x)|?)")
+    print(f"Correct: q integrates to 1 + 2 P(|Z| < 2) = {want:.4f}, so it is no density.")
+
+
+@_checker
+def check_triangular_log_det(log_det):
+    """Chapter 2: ``log_det(bijector, x)`` is log|det J| of the bijector's forward map at
+    one point ``x`` of shape ``(2,)``, from the diagonal of its autograd Jacobian."""
+    from .autoregressive import Autoregressive
+    from .testing import randomize
+    g = torch.Generator().manual_seed(8)
+    for transform, n_params in ((scalar.affine, 2), (scalar.gaussian_mixture_cdf, 9)):
+        layer = randomize(Autoregressive(2, transform, n_params, hidden=(8,)), 0.5, g)
+        layer = layer.double()
+        for x in 0.5 * torch.randn(3, 2, generator=g, dtype=torch.float64):
+            got = float(log_det(layer, x.clone()))
+            want = layer(x[None])[1][0].item()
+            _verdict(math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9),
+                     f"at x = {x.tolist()} you return {got:.6f}, but log|det J| is "
+                     f"{want:.6f}: sum the logs of |J[i, i]| of the (2, 2) Jacobian")
+    print("Correct: for a triangular Jacobian, log|det J| is the sum over its diagonal.")
+
+
+@_checker
+def check_uniform_moment_error(moment_error):
+    """Chapter 2: ``moment_error(z)`` is the largest distance, over the columns of ``z``
+    (shape ``(n, D)``), of a column's mean from 1/2 or of its standard deviation from
+    1/sqrt(12), the moments of Uniform(0, 1)."""
+    g = torch.Generator().manual_seed(9)
+    u = torch.rand(20_000, 2, generator=g, dtype=torch.float64)
+    cases = {"uniform": u, "shifted": u * torch.tensor([1.0, 0.9]) + 0.05,
+             "squeezed": 0.5 + 0.5 * (u - 0.5)}
+    for name, z in cases.items():
+        want = max((z.mean(0) - 0.5).abs().max().item(),
+                   (z.std(0) - 12 ** -0.5).abs().max().item())
+        got = float(moment_error(z.clone()))
+        _verdict(abs(got - want) < 1e-4,
+                 f"for {name} latents you return {got:.4f}, expected {want:.4f}: the "
+                 "largest |mean - 1/2| or |std - 1/sqrt(12)| over the coordinates")
+    print("Correct: both moments of every coordinate, against those of Uniform(0, 1).")

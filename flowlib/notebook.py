@@ -1,4 +1,5 @@
-"""Show flowlib's own code in the book, so that the text and the library never drift.
+"""Helpers for the chapters as notebooks: show flowlib's own code, and say how long a
+chapter takes to run.
 
 >>> import flowlib
 >>> "def log_prob" in flowlib.show(flowlib.Flow.log_prob).data
@@ -6,9 +7,15 @@ True
 """
 
 import inspect
+import json
 import textwrap
+from pathlib import Path
 
 from IPython.display import Markdown
+
+from .train import device, mode
+
+RUN_TIMES = Path(__file__).with_name("run_times.json")
 
 
 def show(obj):
@@ -16,5 +23,33 @@ def show(obj):
     try:
         source = inspect.getsource(obj)
     except (TypeError, OSError) as e:
-        raise ValueError(f"show() needs a class, function or method defined in Python, got {obj!r}") from e
+        raise ValueError(f"show() needs a class, function or method defined in Python, "
+                         f"got {obj!r}") from e
     return Markdown(f"```python\n{textwrap.dedent(source).rstrip()}\n```")
+
+
+def duration(seconds):
+    """A wall time for readers: ``duration(95)`` is ``'1 min 35 s'``."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    return f"{minutes} min {seconds} s" if minutes < 10 and seconds else f"{minutes} min"
+
+
+def run_times(chapter):
+    """How long ``chapter`` (a notebook's name, such as ``"01_flows_in_1d"``) took in
+    full and quick mode in its stored runs, and how this session will run it.
+
+    The times come from the run records of the stored runs, which
+    ``scripts/run_chapters.py`` collects into ``flowlib/run_times.json``.
+    """
+    times = json.loads(RUN_TIMES.read_text()).get(chapter)
+    if times is None:
+        return Markdown(f"No stored run of `{chapter}` has been timed yet.")
+    return Markdown(
+        f"**Time to run.** The outputs on this page come from a full run that took "
+        f"{duration(times['full_s'])} on {times['cores']} CPU cores "
+        f"({times['processor']}, PyTorch {times['torch']}); a quick run took "
+        f"{duration(times['quick_s'])} there. This session runs in **{mode()}** mode on "
+        f"the **{device().type}** (set `FLOWLIB_MODE` and `FLOWLIB_DEVICE` to choose).")

@@ -1,9 +1,17 @@
 """Training: ``fit``, the running modes, and the run record of a chapter.
 
+The book is CPU-first: every output on its website comes from a full run on a 2-core
+CPU, and each chapter opens with how long its full and quick runs took there. The same
+code runs on a GPU (Colab, a workstation), only faster.
+
 A chapter asks for its budget in one place, ``steps = budget(full=..., quick=...)``:
-the full budget is what the book's stored outputs were made with (on a 2-core CPU), the
-quick one keeps CPU machines and CI fast on the same code path. ``FLOWLIB_MODE``
-chooses; without it, a machine with a GPU runs full and any other runs quick.
+the full budget is what the book's stored outputs were made with, the quick one (at most
+three minutes a chapter on two cores) keeps CI and impatient readers fast on the same
+code path. Two environment variables choose:
+
+- ``FLOWLIB_MODE`` (``full`` or ``quick``); without it, full exactly when training runs
+  on a GPU.
+- ``FLOWLIB_DEVICE`` (``cpu`` or ``cuda``); without it, the GPU when there is one.
 
 >>> import torch, flowlib
 >>> flow = flowlib.Flow(flowlib.Affine(1), flowlib.StandardNormal(1))
@@ -18,6 +26,7 @@ import platform
 import random
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -26,17 +35,22 @@ from tqdm.auto import tqdm
 
 _START = time.perf_counter()
 MODES = ("full", "quick")
+DEVICES = ("cpu", "cuda")
 COMPILE_MIN_STEPS = 2000
 
 
-def mode():
-    """``"full"`` or ``"quick"``: ``FLOWLIB_MODE`` if set, else full exactly when a GPU is present."""
-    chosen = os.environ.get("FLOWLIB_MODE", "").strip().lower()
-    if not chosen:
-        return "full" if torch.cuda.is_available() else "quick"
-    if chosen not in MODES:
-        raise ValueError(f"FLOWLIB_MODE must be one of {MODES}, got {chosen!r}")
+def _setting(name, choices):
+    chosen = os.environ.get(name, "").strip().lower()
+    if chosen and chosen not in choices:
+        raise ValueError(f"{name} must be one of {choices}, got {chosen!r}")
     return chosen
+
+
+def mode():
+    """``"full"`` or ``"quick"``: ``FLOWLIB_MODE`` if set, else full exactly when
+    ``device()`` is a GPU."""
+    return _setting("FLOWLIB_MODE", MODES) or (
+        "full" if device().type == "cuda" else "quick")
 
 
 def budget(*, full, quick):
@@ -45,8 +59,13 @@ def budget(*, full, quick):
 
 
 def device():
-    """The device to train on: the GPU when there is one, else the CPU."""
-    return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    """The device to train on: ``FLOWLIB_DEVICE`` if set, else the GPU when there is
+    one, else the CPU. Chapters move every model and tensor with it, never by name."""
+    chosen = _setting("FLOWLIB_DEVICE", DEVICES)
+    if chosen == "cuda" and not torch.cuda.is_available():
+        raise ValueError("FLOWLIB_DEVICE=cuda, but PyTorch sees no GPU here; unset it, "
+                         "or set FLOWLIB_DEVICE=cpu")
+    return torch.device(chosen or ("cuda" if torch.cuda.is_available() else "cpu"))
 
 
 def seed(n=0):
@@ -57,13 +76,16 @@ def seed(n=0):
 
 
 def run_record():
-    """What produced a notebook's outputs: mode, device, versions and wall time since import."""
+    """What produced a notebook's outputs: mode, device, processor and its cores,
+    versions, and the wall time since flowlib was imported."""
     dev = device()
-    name = torch.cuda.get_device_name(dev) if dev.type == "cuda" else f"cpu ({os.cpu_count()} cores)"
     from . import __version__
     return {
         "mode": mode(),
-        "device": name,
+        "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
+        "processor": _processor(),
+        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+        else os.cpu_count(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "flowlib": __version__,
@@ -96,6 +118,12 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
     steps, and never on the CPU, where these models are bound by arithmetic and
     compiling saved too little to repay itself (``benchmarks/compare.py`` measures it).
     Each compiled run starts from a fresh compile cache (``torch.compiler.reset``).
+    If compiling fails (a compiler missing, an unsupported operation), ``fit`` warns
+    once, repeats that step eagerly and goes on without compiling.
+
+    ``progress`` shows a live bar (``tqdm.auto``); with ``FLOWLIB_PROGRESS=text``, as in
+    the book's stored runs, it prints one finished text bar instead, which a static page
+    shows without any JavaScript.
 
     Returns ``{"step": [...], "loss": [...], "eval": [(step, value), ...], "seconds": t}``,
     where each loss is the mean over the ``log_every`` steps before ``step``.
@@ -124,14 +152,15 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
 
     if compile is None:
         compile = dev.type == "cuda" and steps >= COMPILE_MIN_STEPS
+    objective = loss
     if compile:
         torch.compiler.reset()  # a fresh cache per run: PyTorch stops compiling a function after 8 models
-    objective = torch.compile(loss) if compile else loss
+        objective = torch.compile(loss)
     opt = torch.optim.Adam(params, lr=lr, fused=_fusable(params))
     decay = (lambda s: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * s / steps))) if schedule == "cosine" else (lambda s: 1.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, decay)
 
-    def train_step(batch):
+    def train_step(batch, objective):
         opt.zero_grad(set_to_none=True)
         value = objective(model, batch)
         value.backward()
@@ -154,13 +183,23 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
     model.train()
     if evaluate is not None and 0 in eval_at:
         record_eval(0)
-    with tqdm(total=steps, disable=not progress, leave=True) as bar:
+    text = os.environ.get("FLOWLIB_PROGRESS", "").strip().lower() == "text"
+    with tqdm(total=steps, disable=not progress or text, leave=True) as bar:
         for i in range(1, steps + 1):
             batch = None
             if tensors is not None:
                 idx = torch.randint(len(tensors[0]), (batch_size,), device=dev)
                 batch = tuple(t[idx] for t in tensors)
-            value = train_step(batch)
+            if objective is loss:
+                value = train_step(batch, loss)
+            else:
+                try:
+                    value = train_step(batch, objective)
+                except Exception as error:  # the compiler's failure must not end the run
+                    _fall_back(f"torch.compile at step {i}", error,
+                               "training goes on without compiling")
+                    objective = loss
+                    value = train_step(batch, loss)
             running += value
             first_bad = torch.where((first_bad < 0) & ~torch.isfinite(value), i, first_bad)
             since += 1
@@ -180,6 +219,9 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
                 record_eval(i)
     model.eval()
     history["seconds"] = time.perf_counter() - start
+    if progress and text:
+        print(tqdm.format_meter(steps, steps, history["seconds"], ncols=80,
+                                postfix=f"loss={history['loss'][-1]:.4f}"))
     return history
 
 
@@ -193,7 +235,8 @@ def capture(fn, *args):
     replays it with one launch and returns copies of the result. Random numbers drawn
     inside are fresh at every replay. ``fn`` returns a tensor or a tuple of tensors and
     must not read tensors back to the host (bisection does). Everything runs without
-    gradients; where there is nothing to record (the CPU), ``fast`` simply calls ``fn``.
+    gradients; where there is nothing to record (the CPU), ``fast`` simply calls ``fn``,
+    and if recording fails it warns once and does the same.
 
     >>> double = capture(lambda x: 2 * x, torch.ones(2))
     >>> double(torch.tensor([1.0, 3.0]))
@@ -201,17 +244,21 @@ def capture(fn, *args):
     """
     plain = torch.no_grad()(fn)
     out = plain(*args)
-    if not any(t.is_cuda for t in _as_tuple(out)):
+    if not _on_gpu(out):
         return plain
     static = [a.clone() for a in args]
-    side = torch.cuda.Stream()  # warm up off the main stream, as CUDA graph capture expects
-    side.wait_stream(torch.cuda.current_stream())
-    with torch.cuda.stream(side):
-        plain(*static)
-    torch.cuda.current_stream().wait_stream(side)
-    graph = torch.cuda.CUDAGraph()
-    with torch.cuda.graph(graph):
-        out = plain(*static)
+    try:
+        side = torch.cuda.Stream()  # warm up off the main stream, as capture expects
+        side.wait_stream(torch.cuda.current_stream())
+        with torch.cuda.stream(side):
+            plain(*static)
+        torch.cuda.current_stream().wait_stream(side)
+        graph = torch.cuda.CUDAGraph()
+        with torch.cuda.graph(graph):
+            out = plain(*static)
+    except Exception as error:  # a failed capture costs speed, never the result
+        _fall_back("capturing a CUDA graph", error, "the function runs eagerly instead")
+        return plain
 
     def replay(*new):
         if [a.shape for a in new] != [a.shape for a in static]:
@@ -224,8 +271,31 @@ def capture(fn, *args):
     return replay
 
 
+def _processor():
+    """The CPU's model name, as the operating system reports it."""
+    try:
+        with open("/proc/cpuinfo") as info:
+            for line in info:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def _as_tuple(out):
     return (out,) if torch.is_tensor(out) else tuple(out)
+
+
+def _fall_back(what, error, instead):
+    """One clear warning when a GPU speed-up fails and flowlib runs eagerly instead."""
+    first_line = (str(error).strip().splitlines() or [""])[0][:200]
+    warnings.warn(f"{what} failed ({type(error).__name__}: {first_line}); {instead}",
+                  RuntimeWarning, stacklevel=3)
+
+
+def _on_gpu(out):
+    return any(t.is_cuda for t in _as_tuple(out))
 
 
 def _fusable(params):

@@ -3,39 +3,107 @@
     python scripts/run_chapters.py                       # every chapter
     python scripts/run_chapters.py chapters/01_*.md      # some of them
 
-The mode is full unless FLOWLIB_MODE says otherwise; the stored runs are made on a
-2-core CPU. Commit the notebooks. Each chapter's .md is first synced into its .ipynb (inputs
-from the .md, outputs kept), then the notebook is executed in place.
+For each chapter: sync the .md into its .ipynb (inputs from the .md, outputs kept); run
+it once in quick mode, to time it, and once in full mode, in place, to store it. The
+stored runs are made on this project's 2-core CPU. Then:
+
+- progress bars are stored as text (``FLOWLIB_PROGRESS=text``), and the outputs and the
+  saved state of interactive widgets are dropped: they only work with a kernel, and the
+  website must show every page without loading anything from the network;
+- the wall times of both runs, from their run records, go into ``flowlib/run_times.json``,
+  and the chapter's opening cell (``flowlib.run_times(...)``) gets its output from them.
+
+Commit the notebooks and ``flowlib/run_times.json``.
 """
 
+import ast
+import datetime
+import json
 import os
 import subprocess
 import sys
-import time
 from pathlib import Path
 
 import nbformat
 from nbclient import NotebookClient
 
 ROOT = Path(__file__).resolve().parents[1]
+WIDGET = "application/vnd.jupyter.widget-view+json"
+
+
+def execute(nb, md, mode):
+    """Run ``nb`` in ``mode`` and return its run record (the last cell's output)."""
+    os.environ["FLOWLIB_MODE"] = mode
+    try:
+        NotebookClient(nb, timeout=None, kernel_name="python3",
+                       resources={"metadata": {"path": str(md.parent)}}).execute()
+    finally:
+        os.environ.pop("FLOWLIB_MODE")
+    text = "".join(o.get("data", {}).get("text/plain", "") for o in nb.cells[-1].outputs)
+    record = ast.literal_eval(text)
+    if record["mode"] != mode:
+        raise RuntimeError(f"{md.name} ran in {record['mode']} mode, expected {mode}")
+    return record
+
+
+def strip_widgets(nb):
+    for cell in nb.cells:
+        if cell.cell_type == "code":
+            cell.outputs = [o for o in cell.outputs if WIDGET not in o.get("data", {})]
+    nb.metadata.pop("widgets", None)
+
+
+def store_times(md, quick, full):
+    from flowlib.notebook import RUN_TIMES
+    times = json.loads(RUN_TIMES.read_text()) if RUN_TIMES.exists() else {}
+    times[md.stem] = {
+        "full_s": full["wall_time_s"], "quick_s": quick["wall_time_s"],
+        "processor": full["processor"], "cores": full["cores"], "device": full["device"],
+        "torch": full["torch"], "date": datetime.date.today().isoformat(),
+    }
+    RUN_TIMES.write_text(json.dumps(dict(sorted(times.items())), indent=1) + "\n")
+
+
+def show_times(nb, md):
+    """Give the opening cell the output that flowlib.run_times renders from the records."""
+    import flowlib
+    os.environ["FLOWLIB_MODE"] = "full"
+    try:
+        shown = flowlib.run_times(md.stem)
+    finally:
+        os.environ.pop("FLOWLIB_MODE")
+    cells = [c for c in nb.cells if c.cell_type == "code" and "flowlib.run_times(" in c.source]
+    if len(cells) != 1:
+        raise RuntimeError(f"{md.name} needs exactly one cell calling flowlib.run_times")
+    cells[0].outputs = [nbformat.v4.new_output(
+        "execute_result", data={"text/markdown": shown.data, "text/plain": repr(shown)},
+        execution_count=cells[0].execution_count)]
 
 
 def run(md):
     notebook = md.with_suffix(".ipynb")
-    subprocess.run([sys.executable, "-m", "jupytext", "--quiet", "--sync", str(md)], check=True)
+    subprocess.run([sys.executable, "-m", "jupytext", "--quiet", "--sync", str(md)],
+                   check=True)
+    quick = execute(nbformat.read(notebook, as_version=4), md, "quick")
+    print(f"{md.name}: quick run in {quick['wall_time_s']:.0f} s", flush=True)
     nb = nbformat.read(notebook, as_version=4)
-    start = time.perf_counter()
     try:
-        NotebookClient(nb, timeout=None, kernel_name="python3",
-                       resources={"metadata": {"path": str(md.parent)}}).execute()
+        full = execute(nb, md, "full")
     finally:  # on failure too, so that the error can be read in the notebook
+        strip_widgets(nb)
         nbformat.write(nb, notebook)
-    print(f"{md.name}: ran in {time.perf_counter() - start:.0f} s ({os.environ['FLOWLIB_MODE']} mode)")
+    store_times(md, quick, full)
+    show_times(nb, md)
+    nbformat.write(nb, notebook)
+    print(f"{md.name}: full run in {full['wall_time_s']:.0f} s", flush=True)
 
 
 if __name__ == "__main__":
-    os.environ.setdefault("FLOWLIB_MODE", "full")
+    if "FLOWLIB_MODE" in os.environ:
+        sys.exit("run_chapters.py runs every chapter in both modes; unset FLOWLIB_MODE")
+    os.environ["FLOWLIB_PROGRESS"] = "text"
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    chapters = [Path(p).resolve() for p in sys.argv[1:]] or sorted((ROOT / "chapters").glob("*.md"))
+    chapters = [Path(p).resolve() for p in sys.argv[1:]] or sorted(
+        (ROOT / "chapters").glob("*.md"))
     for md in chapters:
         run(md)

@@ -100,16 +100,35 @@ def test_modes(monkeypatch):
     monkeypatch.setenv("FLOWLIB_MODE", "quick")
     assert flowlib.mode() == "quick" and flowlib.budget(full=10, quick=1) == 1
     monkeypatch.delenv("FLOWLIB_MODE")
+    monkeypatch.delenv("FLOWLIB_DEVICE", raising=False)
     assert flowlib.mode() == ("full" if torch.cuda.is_available() else "quick")
+    monkeypatch.setenv("FLOWLIB_DEVICE", "cpu")  # a GPU machine told to use its CPU
+    assert flowlib.mode() == "quick"
     monkeypatch.setenv("FLOWLIB_MODE", "fast")
     with pytest.raises(ValueError, match="FLOWLIB_MODE must be one of"):
         flowlib.mode()
 
 
+def test_device_follows_flowlib_device(monkeypatch):
+    monkeypatch.delenv("FLOWLIB_DEVICE", raising=False)
+    assert flowlib.device().type == ("cuda" if torch.cuda.is_available() else "cpu")
+    monkeypatch.setenv("FLOWLIB_DEVICE", " CPU ")
+    assert flowlib.device() == torch.device("cpu")
+    monkeypatch.setenv("FLOWLIB_DEVICE", "tpu")
+    with pytest.raises(ValueError, match=r"FLOWLIB_DEVICE must be one of \('cpu', 'cuda'\)"):
+        flowlib.device()
+    if not torch.cuda.is_available():
+        monkeypatch.setenv("FLOWLIB_DEVICE", "cuda")
+        with pytest.raises(ValueError, match="sees no GPU"):
+            flowlib.device()
+
+
 def test_run_record_and_seed():
     record = flowlib.run_record()
-    assert set(record) == {"mode", "device", "torch", "python", "flowlib", "wall_time_s"}
+    assert set(record) == {"mode", "device", "processor", "cores", "torch", "python",
+                           "flowlib", "wall_time_s"}
     assert record["torch"] == torch.__version__ and record["wall_time_s"] >= 0
+    assert record["processor"] and record["cores"] >= 1
     flowlib.seed(3)
     a = torch.rand(3)
     flowlib.seed(3)
@@ -173,3 +192,51 @@ def test_every_compiled_run_compiles_its_own_model(monkeypatch):
         flow = Flow(flowlib.Compose(*(Affine(2) for _ in range(layers))), StandardNormal(2))
         flowlib.fit(flow, torch.randn(64, 2), steps=1, batch_size=8, progress=False, compile=True)
         assert graphs["unique_graphs"] > before, f"the run with {layers} layers was not compiled"
+
+
+def _moons_run(compile):
+    flowlib.seed(0)
+    flow = Flow(flowlib.MAF(2, 2, (16,)), StandardNormal(2))
+    data = flowlib.dataset("moons").sample(2000)
+    return flowlib.fit(flow, data, steps=60, lr=3e-3, log_every=20, progress=False,
+                       compile=compile)["loss"], flow
+
+
+def test_a_failing_compile_falls_back_to_eager_with_one_warning(monkeypatch):
+    """As on a GPU whose compiler breaks: the run completes, with the eager results."""
+    def broken_compile(fn):
+        def compiled(*args):
+            raise RuntimeError("no C compiler found\nmore detail")
+        return compiled
+    eager, eager_flow = _moons_run(compile=False)
+    monkeypatch.setattr(torch, "compile", broken_compile)
+    with pytest.warns(RuntimeWarning, match="torch.compile at step 1 failed .RuntimeError: "
+                      "no C compiler found.; training goes on") as caught:
+        fallen, fallen_flow = _moons_run(compile=True)
+    assert len([w for w in caught if issubclass(w.category, RuntimeWarning)]) == 1
+    assert fallen == eager
+    for a, b in zip(eager_flow.parameters(), fallen_flow.parameters()):
+        assert torch.equal(a, b)
+
+
+def test_a_failing_capture_falls_back_to_eager_with_one_warning(monkeypatch):
+    """Pretend the result lives on a GPU: on this machine recording then fails, as a
+    broken CUDA setup would, and capture hands back the plain function."""
+    monkeypatch.setattr(flowlib.train, "_on_gpu", lambda out: True)
+    flow = Flow(flowlib.MAF(3, 2, (8,)), StandardNormal(3))
+    x = torch.randn(5, 3)
+    with pytest.warns(RuntimeWarning, match="capturing a CUDA graph failed") as caught:
+        log_prob = flowlib.capture(flow.log_prob, x)
+    assert len(caught) == 1
+    y = torch.randn(5, 3)
+    torch.testing.assert_close(log_prob(y), flow.log_prob(y).detach())
+    assert not log_prob(y).requires_grad
+
+
+def test_text_progress_prints_one_finished_bar(monkeypatch, capsys):
+    monkeypatch.setenv("FLOWLIB_PROGRESS", "text")
+    flow = Flow(Affine(1), StandardNormal(1))
+    flowlib.fit(flow, torch.randn(100, 1), steps=30, batch_size=10)
+    out, err = capsys.readouterr()
+    assert out.count("\n") == 1 and "100%" in out and "30/30" in out and "loss=" in out
+    assert "\r" not in out + err

@@ -1,0 +1,100 @@
+"""The exercise checkers: each accepts a right answer, rejects a wrong one, and says
+"not attempted yet" for the starter cell a reader has not filled in."""
+
+import inspect
+import math
+import re
+from pathlib import Path
+
+import pytest
+import torch
+
+import flowlib
+from flowlib import exercises
+
+CHECKERS = sorted(n for n, f in inspect.getmembers(exercises, inspect.isfunction)
+                  if n.startswith("check_"))
+
+
+def test_every_checker_is_tested_with_a_right_and_a_wrong_answer():
+    tests = "".join(p.read_text() for p in Path(__file__).parent.glob("test_*.py"))
+    for name in CHECKERS:
+        calls = re.findall(rf"exercises\.{name}\(", tests)
+        wrong = re.findall(rf"pytest\.raises\(AssertionError[^\n]*\n\s+exercises\.{name}\(",
+                           tests)
+        assert len(calls) >= 2 and wrong, f"{name} needs a right and a wrong answer tested"
+
+
+def _starter(y):
+    """A starter cell, as the chapters give it."""
+    ...  # your code here
+
+
+def _also_starter(x, f):
+    pass
+
+
+@pytest.mark.parametrize("name", CHECKERS)
+def test_an_untouched_starter_is_not_attempted_yet(name, capsys):
+    assert getattr(exercises, name)(_starter) is None
+    assert capsys.readouterr().out == ("Not attempted yet: fill in _starter and run the "
+                                       "cell again.\n")
+    getattr(exercises, name)(_also_starter)
+    assert "fill in _also_starter" in capsys.readouterr().out
+
+
+def test_a_value_left_as_dots_is_not_attempted_yet(capsys):
+    exercises.check_non_monotone_mass(...)
+    assert "replace the ... with your answer" in capsys.readouterr().out
+
+
+def test_an_answer_that_returns_nothing_is_wrong_not_unattempted():
+    def density_of_2x(y):
+        torch.where((y >= 0) & (y <= 2), 0.5, 0.0)  # forgot to return it
+    with pytest.raises(Exception):
+        exercises.check_scaled_uniform_density(density_of_2x)
+
+
+def test_logit_normal_log_prob(capsys):
+    def by_hand(x, loc, scale, logit_term=True):
+        z = (torch.logit(x) - loc) / scale
+        lp = -0.5 * z**2 - 0.5 * math.log(2 * math.pi) - math.log(scale)
+        return lp - torch.log(x) - torch.log1p(-x) if logit_term else lp
+    exercises.check_logit_normal_log_prob(by_hand)
+    with pytest.raises(AssertionError, match="contribute a log-derivative"):
+        exercises.check_logit_normal_log_prob(
+            lambda x, loc, scale: by_hand(x, loc, scale, logit_term=False))
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_non_monotone_mass(capsys):
+    normal = torch.distributions.Normal(0.0, 1.0)
+    exercises.check_non_monotone_mass(1 + 2 * (normal.cdf(torch.tensor(2.0)) - 0.5) * 2)
+    with pytest.raises(AssertionError, match="integrates to 2.9"):
+        exercises.check_non_monotone_mass(1.0)  # as if q were a density
+    with pytest.raises(AssertionError, match="expected a number"):
+        exercises.check_non_monotone_mass("2.91")
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_triangular_log_det(capsys):
+    def log_det(bijector, x, use_abs=True):
+        J = torch.autograd.functional.jacobian(lambda v: bijector(v[None])[0][0], x)
+        diagonal = J.diagonal().abs() if use_abs else J.diagonal()
+        return diagonal.log().sum()
+    exercises.check_triangular_log_det(log_det)
+    with pytest.raises(AssertionError, match="sum the logs"):  # the first entry only
+        exercises.check_triangular_log_det(
+            lambda b, x: log_det(b, x) - torch.autograd.functional.jacobian(
+                lambda v: b(v[None])[0][0], x)[1, 1].abs().log())
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_uniform_moment_error(capsys):
+    def moment_error(z, std_only=False):
+        std = (z.std(0) - 12 ** -0.5).abs().max()
+        return std if std_only else torch.maximum((z.mean(0) - 0.5).abs().max(), std)
+    exercises.check_uniform_moment_error(moment_error)
+    with pytest.raises(AssertionError, match="latents you return"):
+        exercises.check_uniform_moment_error(lambda z: moment_error(z, std_only=True))
+    assert "Correct" in capsys.readouterr().out
