@@ -275,7 +275,7 @@ def check_logit_normal_log_prob(log_prob):
 
 @_checker
 def check_non_monotone_mass(total):
-    """Chapter 1: ``total`` is the integral of N(x^3 - 3x; 0, 1) |3x^2 - 3| over the line."""
+    """Chapter 1: ``total`` is the integral of ``N(x^3 - 3x; 0, 1) |3x^2 - 3|`` over the line."""
     normal = torch.distributions.Normal(0.0, 1.0)
     inside = (normal.cdf(torch.tensor(2.0)) - normal.cdf(torch.tensor(-2.0))).item()
     want = 1 + 2 * inside

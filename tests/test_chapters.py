@@ -1,5 +1,6 @@
 """The chapters as sources and as stored notebooks (nbval runs them; see pyproject.toml)."""
 
+import ast
 import json
 import re
 from pathlib import Path
@@ -8,6 +9,8 @@ import jupytext
 import nbformat
 import pytest
 import yaml
+
+import flowlib.notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 SOURCES = sorted((ROOT / "chapters").glob("*.md"))
@@ -58,3 +61,113 @@ def test_conda_environment_installs_flowlib_with_the_pinned_tools():
     env = yaml.safe_load((ROOT / "environment.yml").read_text())
     pip = next(d["pip"] for d in env["dependencies"] if isinstance(d, dict))
     assert "python=3.11" in env["dependencies"] and pip == ["-e .[test]"]
+
+
+def _code(md):
+    return [c for c in jupytext.read(md).cells if c.cell_type == "code"]
+
+
+_DEVICE_BY_NAME = re.compile(r"""["'](?:cuda|cpu|mps)(?::\d+)?["']|\.cuda\(|torch\.device\(""")
+
+
+@pytest.mark.parametrize("md", SOURCES, ids=lambda p: p.name)
+def test_chapters_choose_devices_only_through_flowlib(md):
+    """Models and data move with flowlib.device(), which FLOWLIB_DEVICE overrides."""
+    for cell in _code(md):
+        for line in cell.source.splitlines():
+            assert not _DEVICE_BY_NAME.search(line), f"{md.name}: device by name in {line!r}"
+
+
+def test_the_device_check_catches_hard_coded_devices():
+    for bad in ('x.to("cuda")', "model.cuda()", "torch.device('cpu')", 'device="cuda:0"'):
+        assert _DEVICE_BY_NAME.search(bad), bad
+    for good in ("x.to(device)", "flow.cpu().double()", "z.cpu().numpy()"):
+        assert not _DEVICE_BY_NAME.search(good), good
+
+
+def _number(md):
+    return int(md.name[:2])
+
+
+def _exercises(md):
+    """Per exercise: its heading cell, its directive, the cells up to its solution,
+    the solution's heading and the solution's cells."""
+    cells, found = jupytext.read(md).cells, []
+    for i, cell in enumerate(cells):
+        if cell.cell_type == "markdown" and "```{exercise}" in cell.source:
+            start = next(j for j in range(i, len(cells))
+                         if "```{solution-start}" in cells[j].source)
+            end = next(j for j in range(start, len(cells))
+                       if "```{solution-end}" in cells[j].source)
+            found.append({"heading": cells[i - 1], "text": cell.source,
+                          "starter": cells[i + 1:start - 1], "solution_heading": cells[start - 1],
+                          "solution": cells[start:end + 1]})
+    return found
+
+
+@pytest.mark.parametrize("md", SOURCES, ids=lambda p: p.name)
+def test_exercises_are_numbered_per_chapter_with_solutions_collapsed(md):
+    """Colab and Jupyter see "Exercise N.k" headings (the website numbers its exercises
+    the same way) and open each solution collapsed under its own heading."""
+    n, ids = _number(md), []
+    exercises = _exercises(md)
+    assert exercises, f"{md.name} has no exercises"
+    for k, ex in enumerate(exercises, 1):
+        title = re.match(r"```\{exercise\}\s*(.*)", ex["text"])[1].strip()
+        heading = ex["heading"]
+        assert heading.source == f"### Exercise {n}.{k} · {title}", heading.source
+        assert heading.metadata.get("tags") == ["remove-cell"]
+        sol = ex["solution_heading"]
+        assert sol.source == f"#### Solution to Exercise {n}.{k}", sol.source
+        assert sol.metadata == {"tags": ["remove-cell"], "id": f"solution-{n}-{k}",
+                                "jp-MarkdownHeadingCollapsed": True,
+                                "heading_collapsed": True}, sol.metadata
+        ids.append(f"solution-{n}-{k}")
+    stored = nbformat.read(md.with_suffix(".ipynb"), 4).metadata
+    assert stored.get("colab", {}).get("collapsed_sections") == ids, (
+        f"{md.name}: Colab must open with every solution collapsed")
+
+
+@pytest.mark.parametrize("md", SOURCES, ids=lambda p: p.name)
+def test_code_exercises_have_a_starter_and_a_checked_solution(md):
+    """An exercise that names a checker gets a starter cell with a ... body that calls
+    it, and its solution passes through the same checker."""
+    for ex in _exercises(md):
+        checkers = set(re.findall(r"flowlib\.exercises\.(check_\w+)", ex["text"]))
+        if not checkers:
+            assert not ex["starter"], "a starter cell needs a checker named in the exercise"
+            continue
+        (checker,) = checkers
+        assert len(ex["starter"]) == 1 and ex["starter"][0].cell_type == "code", ex["text"]
+        starter = ex["starter"][0].source
+        assert "...  # your code here" in starter or "= ...  #" in starter, starter
+        assert f"flowlib.exercises.{checker}(" in starter, starter
+        solved = "\n".join(c.source for c in ex["solution"] if c.cell_type == "code")
+        assert f"flowlib.exercises.{checker}(" in solved, f"the solution skips {checker}"
+
+
+def _run_times():
+    return json.loads((ROOT / "flowlib" / "run_times.json").read_text())
+
+
+@pytest.mark.parametrize("md", SOURCES, ids=lambda p: p.name)
+def test_opening_states_the_stored_runs_times(md):
+    """Right after the setup cell, the chapter says how long its full and quick runs
+    took, from their run records; the budgets hold (30 minutes full, 45 for the MNIST
+    chapters 4-6; 3 minutes quick, on the project's 2-core CPU)."""
+    code = _code(md)
+    assert code[1].source == f'flowlib.run_times("{md.stem}")', code[1].source
+    assert code[1].metadata.get("tags") == ["remove-input"]
+    times = _run_times()[md.stem]
+    nb = nbformat.read(md.with_suffix(".ipynb"), 4)
+    stored = [c for c in nb.cells if c.cell_type == "code"]
+    record = ast.literal_eval(
+        "".join(o.get("data", {}).get("text/plain", "") for o in stored[-1].outputs))
+    assert times["full_s"] == record["wall_time_s"], "run_times.json is not this run's"
+    assert (times["processor"], times["cores"]) == (record["processor"], record["cores"])
+    opening = stored[1].outputs[0]["data"]["text/markdown"]
+    assert flowlib.notebook.duration(times["full_s"]) in opening
+    assert flowlib.notebook.duration(times["quick_s"]) in opening
+    assert f"{times['cores']} CPU cores ({times['processor']}" in opening
+    assert times["full_s"] <= (45 if 4 <= _number(md) <= 6 else 30) * 60
+    assert times["quick_s"] <= 3 * 60
