@@ -1,7 +1,9 @@
 # The two commands of the README, and the one that refreshes the stored chapter outputs.
 #   make book      set up .venv (flowlib and the pinned tools) and build the site into _build/html
-#   make test      set up .venv and run every test: library, chapter notebooks (quick mode), book build
-#   make chapters  run the chapters in full mode and store their outputs (2-core CPU);
+#   make test      set up .venv and run every test: library, chapter notebooks (quick mode),
+#                  the book build and its pages in headless Chromium (skipped without it)
+#   make chapters  time the chapters in quick mode, run them in full and store the outputs
+#                  (made on a 2-core CPU);
 #                  one chapter: make chapters CHAPTERS=chapters/00_getting_started.md
 
 PYTHON ?= python3

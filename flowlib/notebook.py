@@ -51,5 +51,5 @@ def run_times(chapter):
         f"**Time to run.** The outputs on this page come from a full run that took "
         f"{duration(times['full_s'])} on {times['cores']} CPU cores "
         f"({times['processor']}, PyTorch {times['torch']}); a quick run took "
-        f"{duration(times['quick_s'])} there. This session runs in **{mode()}** mode on "
-        f"the **{device().type}** (set `FLOWLIB_MODE` and `FLOWLIB_DEVICE` to choose).")
+        f"{duration(times['quick_s'])} there. This notebook runs in **{mode()}** mode "
+        f"on the **{device().type}**; `FLOWLIB_MODE` and `FLOWLIB_DEVICE` choose.")

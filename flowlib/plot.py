@@ -4,6 +4,8 @@ Each helper draws into a matplotlib ``ax`` that you pass, so a chapter lays out 
 own figures; ``span`` is the ``(low, high)`` range of both axes.
 """
 
+import re
+
 import torch
 
 
@@ -69,3 +71,30 @@ def network(ax, masks, title=None):
     ax.set(title=title, xticks=[], yticks=range(len(sizes)),
            yticklabels=["inputs"] + [f"hidden {k}" for k in range(1, len(sizes) - 1)] + ["outputs"])
     ax.set_frame_on(False)
+
+
+_CONTROLS = {  # matplotlib's Font Awesome icons, as characters that need no font file
+    '<i class="fa fa-minus"></i>': "&minus;",
+    '<i class="fa fa-fast-backward"></i>': "&#x23EE;",
+    '<i class="fa fa-step-backward"></i>': "&#x25C0;&#x2502;",
+    '<i class="fa fa-play fa-flip-horizontal"></i>': "&#x25C0;",
+    '<i class="fa fa-pause"></i>': "&#x2016;",
+    '<i class="fa fa-play"></i>': "&#x25B6;",
+    '<i class="fa fa-step-forward"></i>': "&#x2502;&#x25B6;",
+    '<i class="fa fa-fast-forward"></i>': "&#x23ED;",
+    '<i class="fa fa-plus"></i>': "+",
+}
+
+
+def animation(movie, fps=4):
+    """A matplotlib animation as a self-contained HTML player (``to_jshtml``) that
+    works offline: the control icons are characters instead of a font fetched from a
+    CDN, so the buttons show on a static page without network."""
+    from IPython.display import HTML
+    html = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">', "",
+                  movie.to_jshtml(fps=fps))
+    for icon, text in _CONTROLS.items():
+        html = html.replace(icon, text)
+    if "fa fa-" in html or "https://" in html:
+        raise RuntimeError("matplotlib's player changed: update plot._CONTROLS")
+    return HTML(html)

@@ -2,6 +2,7 @@
 
     python scripts/run_chapters.py                       # every chapter
     python scripts/run_chapters.py chapters/01_*.md      # some of them
+    python scripts/run_chapters.py --times-only          # re-render the openings only
 
 For each chapter: sync the .md into its .ipynb (inputs from the .md, outputs kept); run
 it once in quick mode, to time it, and once in full mode, in place, to store it. The
@@ -98,12 +99,24 @@ def run(md):
     print(f"{md.name}: full run in {full['wall_time_s']:.0f} s", flush=True)
 
 
+def rerender(md):
+    """Only re-render the opening cell from flowlib/run_times.json (after its wording
+    changed), without running anything."""
+    notebook = md.with_suffix(".ipynb")
+    nb = nbformat.read(notebook, as_version=4)
+    show_times(nb, md)
+    nbformat.write(nb, notebook)
+
+
 if __name__ == "__main__":
     if "FLOWLIB_MODE" in os.environ:
         sys.exit("run_chapters.py runs every chapter in both modes; unset FLOWLIB_MODE")
     os.environ["FLOWLIB_PROGRESS"] = "text"
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
-    chapters = [Path(p).resolve() for p in sys.argv[1:]] or sorted(
+    args = sys.argv[1:]
+    step = rerender if args[:1] == ["--times-only"] else run
+    args = args[1:] if step is rerender else args
+    chapters = [Path(p).resolve() for p in args] or sorted(
         (ROOT / "chapters").glob("*.md"))
     for md in chapters:
-        run(md)
+        step(md)

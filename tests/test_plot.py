@@ -50,3 +50,17 @@ def test_network_draws_one_line_per_kept_weight():
     plot.network(ax, masks)
     assert len(ax.lines) == sum(int(m.sum()) for m in masks)
     plt.close(fig)
+
+
+def test_animation_player_needs_no_network():
+    import matplotlib
+    matplotlib.use("agg")
+    import matplotlib.pyplot as plt
+    from matplotlib import animation
+    fig, ax = plt.subplots()
+    line, = ax.plot([0, 1], [0, 1])
+    movie = animation.FuncAnimation(fig, lambda k: line.set_ydata([0, k]), frames=3)
+    html = flowlib.plot.animation(movie, fps=2).data
+    plt.close(fig)
+    assert "http" not in html and "fa fa-" not in html and "<link" not in html
+    assert html.count("<button") == 9 and 'class="animation"' in html
