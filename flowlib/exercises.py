@@ -31,6 +31,23 @@ def _verdict(ok, message):
         raise AssertionError(message)
 
 
+def _result(value, what="your answer"):
+    """``value`` as a float64 tensor, or a verdict that says why it is not one."""
+    _verdict(value is not None, f"{what} is None: did you forget to return the result?")
+    try:
+        return torch.as_tensor(value, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError):
+        raise AssertionError(f"{what} should be numbers (a tensor), got "
+                             f"{type(value).__name__}") from None
+
+
+def _number(value, what="your answer"):
+    """``value`` as one Python float (a number, or a tensor with one element)."""
+    t = _result(value, what)
+    _verdict(t.numel() == 1, f"{what} should be one number, got shape {tuple(t.shape)}")
+    return t.item()
+
+
 def _is_starter(answer):
     """True for an answer left as the starter cell gave it: the value ``...``, or a
     function whose body holds nothing but a docstring and ``...`` (or ``pass``)."""
@@ -65,7 +82,7 @@ def _checker(check):
 def check_scaled_uniform_density(density):
     """Chapter 1: ``density(y)`` is the density of Y = 2X for X ~ Uniform(0, 1)."""
     y = torch.tensor([-0.5, 0.1, 0.7, 1.0, 1.5, 1.9, 2.5], dtype=torch.float64)
-    got = torch.as_tensor(density(y), dtype=torch.float64)
+    got = _result(density(y))
     want = torch.where((y >= 0) & (y <= 2), 0.5, 0.0).double()
     _verdict(got.shape == y.shape, f"density(y) should return one value per y, got shape {tuple(got.shape)}")
     _verdict(torch.allclose(got, want), f"at y = {y.tolist()} you return {got.tolist()}, expected {want.tolist()}; "
@@ -87,7 +104,7 @@ def check_flow_log_likelihood(log_likelihood):
     }
     for name, (f, df, base) in cases.items():
         want = base(f(x)) + torch.log(torch.abs(df(x)))
-        got = torch.as_tensor(log_likelihood(x, f, df, base), dtype=torch.float64)
+        got = _result(log_likelihood(x, f, df, base))
         _verdict(got.shape == x.shape, f"{name}: expected one value per x, got shape {tuple(got.shape)}")
         _verdict(torch.allclose(got, want), f"{name}: at x = {x[0].item()} you return {got[0].item():.4f}, "
                                             f"expected {want[0].item():.4f} (do you take |f'(x)|?)")
@@ -100,7 +117,7 @@ def check_bisection(invert_cdf, tol=1e-6):
     g = torch.Generator().manual_seed(1)
     params = torch.randn(200, 9, generator=g, dtype=torch.float64)
     y = torch.rand(200, generator=g, dtype=torch.float64) * 0.98 + 0.01
-    x = torch.as_tensor(invert_cdf(y, params), dtype=torch.float64)
+    x = _result(invert_cdf(y, params))
     _verdict(x.shape == y.shape, f"expected one x per y, got shape {tuple(x.shape)}")
     want = scalar.bisect(lambda x: scalar.gaussian_mixture_cdf(x, params)[0], y, -100.0, 100.0)
     err = (x - want).abs().max().item()
@@ -117,7 +134,9 @@ def check_best_affine(best_affine):
     for n in (3, 10, 1000):
         u = torch.rand(n, generator=g, dtype=torch.float64)
         x = -2 * torch.log(-torch.log(u))             # skewed (Gumbel) data
-        got = tuple(float(v) for v in best_affine(x.clone()))
+        pair = _result(best_affine(x.clone()), "best_affine(x)").flatten()
+        _verdict(len(pair) == 2, f"best_affine(x) should return (loc, scale), got {pair}")
+        got = tuple(pair.tolist())
         want = (x.mean().item(), x.std(correction=0).item())
         _verdict(len(got) == 2 and all(math.isclose(a, b, rel_tol=1e-5, abs_tol=1e-6)
                                        for a, b in zip(got, want)),
@@ -143,7 +162,7 @@ def check_ar2d_log_density(log_density):
     f1, f2 = _ar2d_maps()
     x = torch.randn(50, 2, generator=torch.Generator().manual_seed(3), dtype=torch.float64) * 1.5
     want = f1(x[:, 0])[1] + f2(x[:, 1], x[:, 0])[1]
-    got = torch.as_tensor(log_density(x, f1, f2), dtype=torch.float64)
+    got = _result(log_density(x, f1, f2))
     _verdict(got.shape == (50,), f"expected one value per row of x, shape (50,), got {tuple(got.shape)}")
     _verdict(torch.allclose(got, want), f"at x = {x[0].tolist()} you return {got[0].item():.4f}, expected "
                                         f"{want[0].item():.4f}: the log-determinant of a triangular Jacobian "
@@ -159,7 +178,7 @@ def check_ar2d_sampling(sample):
     invert1 = lambda z1: scalar.bisect(lambda x: f1(x)[0], z1, -60.0, 60.0)
     invert2 = lambda z2, x1: scalar.bisect(lambda x: f2(x, x1)[0], z2, -60.0, 60.0)
     z = 0.02 + 0.96 * torch.rand(50, 2, generator=torch.Generator().manual_seed(4), dtype=torch.float64)
-    x = torch.as_tensor(sample(z, invert1, invert2), dtype=torch.float64)
+    x = _result(sample(z, invert1, invert2))
     _verdict(x.shape == (50, 2), f"expected samples of shape (50, 2), got {tuple(x.shape)}")
     z_back = torch.stack([f1(x[:, 0])[0], f2(x[:, 1], x[:, 0])[0]], 1)
     err = (z_back - z).abs().max().item()
@@ -178,7 +197,7 @@ def check_gaussian_ar_covariance(covariance):
         log_scale = 0.5 * torch.randn(d, generator=g, dtype=torch.float64)
         B = torch.linalg.inv(torch.eye(d, dtype=torch.float64) - A) * log_scale.exp()  # x = B eps
         want = B @ B.T
-        got = torch.as_tensor(covariance(A, log_scale), dtype=torch.float64)
+        got = _result(covariance(A, log_scale))
         _verdict(got.shape == (d, d), f"for D = {d} expected a ({d}, {d}) matrix, got shape {tuple(got.shape)}")
         _verdict(torch.allclose(got, want), f"for D = {d} you return\n{got}\nexpected\n{want}\n"
                                             "(hint: x = A x + S eps, so x = (I - A)^-1 S eps)")
@@ -194,7 +213,7 @@ def check_made_masks(made_masks):
     for d, h in ((2, 3), (4, 8), (5, 7)):
         in_degrees = torch.randperm(d, generator=g) + 1
         hidden_degrees = torch.randint(1, max(2, d), (h,), generator=g)
-        got = [torch.as_tensor(m).float() for m in made_masks(in_degrees, hidden_degrees)]
+        got = [_result(m).float() for m in made_masks(in_degrees, hidden_degrees)]
         want = [(hidden_degrees[:, None] >= in_degrees[None, :]).float(),
                 (in_degrees[:, None] > hidden_degrees[None, :]).float()]
         for name, a, b in (("hidden", got[0], want[0]), ("output", got[1], want[1])):
@@ -206,7 +225,8 @@ def check_made_masks(made_masks):
     made = MADE(3, 1, hidden=(4,), order=[2, 0, 1])        # and they agree with flowlib's MADE
     position = torch.empty(3, dtype=torch.long)
     position[made.order] = torch.arange(1, 4)
-    hidden_mask, out_mask = [torch.as_tensor(m).float() for m in made_masks(position, torch.arange(4) % 2 + 1)]
+    hidden_mask, out_mask = [_result(m).float()
+                          for m in made_masks(position, torch.arange(4) % 2 + 1)]
     _verdict(torch.equal(hidden_mask, made.net[0].mask) and torch.equal(out_mask, made.out.mask),
              "your masks differ from flowlib.MADE's for order [2, 0, 1]")
     print("Correct: hidden units see degrees <= theirs; outputs see degrees strictly below.")
@@ -218,7 +238,7 @@ def check_pixelcnn_mask(mask):
     from .autoregressive import MaskedConv2d
     for k in (3, 5, 7):
         for kind in ("A", "B"):
-            got = torch.as_tensor(mask(k, kind)).float()
+            got = _result(mask(k, kind)).float()
             want = MaskedConv2d(1, 1, k, kind).mask
             _verdict(torch.equal(got, want), f"for kernel_size={k}, type {kind} you return\n{got}\nexpected\n{want}\n"
                                              "(rows above the centre, the pixels left of it, and the centre only for B)")
@@ -240,7 +260,7 @@ def check_maf_sampling(sample):
         return mu, scalar.soft_clamp(alpha)
 
     z = torch.randn(20, 5, generator=g, dtype=torch.float64)
-    x = torch.as_tensor(sample(z, conditioner), dtype=torch.float64)
+    x = _result(sample(z, conditioner))
     _verdict(x.shape == z.shape, f"expected samples of shape {tuple(z.shape)}, got {tuple(x.shape)}")
     err = (layer(x)[0] - z).abs().max().item()
     _verdict(err < 1e-8, f"mapping your samples through the layer does not give z back (off by {err:.2g}); "
@@ -263,7 +283,7 @@ def check_logit_normal_log_prob(log_prob):
         flow = Flow(Compose(Sigmoid().inv, affine), StandardNormal(1)).double()
         with torch.no_grad():
             want = flow.log_prob(x[:, None])
-        got = torch.as_tensor(log_prob(x.clone(), loc, scale), dtype=torch.float64)
+        got = _result(log_prob(x.clone(), loc, scale))
         _verdict(got.shape == x.shape,
                  f"expected one value per x, shape {tuple(x.shape)}, got {tuple(got.shape)}")
         _verdict(torch.allclose(got, want),
@@ -279,11 +299,11 @@ def check_non_monotone_mass(total):
     normal = torch.distributions.Normal(0.0, 1.0)
     inside = (normal.cdf(torch.tensor(2.0)) - normal.cdf(torch.tensor(-2.0))).item()
     want = 1 + 2 * inside
-    _verdict(isinstance(total, (int, float)) or torch.is_tensor(total),
-             f"expected a number, got {type(total).__name__}")
-    _verdict(abs(float(total) - want) < 1e-3,
-             f"you found {float(total):.4f}, but q integrates to {want:.4f} (is your grid "
-             "wide and fine enough, and do you take |f'(x)|?)")
+    total = _number(total, "total")
+    error = total - want
+    _verdict(abs(error) < 1e-3,
+             f"your total is too {'large' if error > 0 else 'small'} (is your grid wide and "
+             "fine enough, and do you take |f'(x)|?)")
     print(f"Correct: q integrates to 1 + 2 P(|Z| < 2) = {want:.4f}, so it is no density.")
 
 
@@ -298,11 +318,11 @@ def check_triangular_log_det(log_det):
         layer = randomize(Autoregressive(2, transform, n_params, hidden=(8,)), 0.5, g)
         layer = layer.double()
         for x in 0.5 * torch.randn(3, 2, generator=g, dtype=torch.float64):
-            got = float(log_det(layer, x.clone()))
+            got = _number(log_det(layer, x.clone()), "log_det")
             want = layer(x[None])[1][0].item()
             _verdict(math.isclose(got, want, rel_tol=1e-6, abs_tol=1e-9),
                      f"at x = {x.tolist()} you return {got:.6f}, but log|det J| is "
-                     f"{want:.6f}: sum the logs of |J[i, i]| of the (2, 2) Jacobian")
+                     f"{want:.6f}; what does a triangular Jacobian's determinant need?")
     print("Correct: for a triangular Jacobian, log|det J| is the sum over its diagonal.")
 
 
@@ -318,8 +338,9 @@ def check_uniform_moment_error(moment_error):
     for name, z in cases.items():
         want = max((z.mean(0) - 0.5).abs().max().item(),
                    (z.std(0) - 12 ** -0.5).abs().max().item())
-        got = float(moment_error(z.clone()))
+        got = _number(moment_error(z.clone()), "moment_error")
         _verdict(abs(got - want) < 1e-4,
                  f"for {name} latents you return {got:.4f}, expected {want:.4f}: the "
-                 "largest |mean - 1/2| or |std - 1/sqrt(12)| over the coordinates")
+                 "largest distance of any coordinate's mean or standard deviation from "
+                 "its ideal value")
     print("Correct: both moments of every coordinate, against those of Uniform(0, 1).")

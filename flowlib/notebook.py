@@ -13,8 +13,6 @@ from pathlib import Path
 
 from IPython.display import Markdown
 
-from .train import device, mode
-
 RUN_TIMES = Path(__file__).with_name("run_times.json")
 
 
@@ -29,27 +27,34 @@ def show(obj):
 
 
 def duration(seconds):
-    """A wall time for readers: ``duration(95)`` is ``'1 min 35 s'``."""
+    """A wall time for readers, to the second below ten minutes and to the minute above:
+    ``duration(95)`` is ``'1 min 35 s'``, ``duration(1799)`` is ``'30 min'``."""
     seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"
+    if seconds >= 600:
+        return f"{round(seconds / 60)} min"
     minutes, seconds = divmod(seconds, 60)
-    return f"{minutes} min {seconds} s" if minutes < 10 and seconds else f"{minutes} min"
+    return f"{minutes} min {seconds} s" if seconds else f"{minutes} min"
 
 
 def run_times(chapter):
     """How long ``chapter`` (a notebook's name, such as ``"01_flows_in_1d"``) took in
-    full and quick mode in its stored runs, and how this session will run it.
+    full and quick mode in its stored runs, on which processor.
 
     The times come from the run records of the stored runs, which
     ``scripts/run_chapters.py`` collects into ``flowlib/run_times.json``.
     """
     times = json.loads(RUN_TIMES.read_text()).get(chapter)
+    if times is not None and times["device"] != "cpu":
+        raise ValueError(f"the stored runs of {chapter} were made on {times['device']}; "
+                         "the book's are CPU runs (scripts/run_chapters.py)")
     if times is None:
         return Markdown(f"No stored run of `{chapter}` has been timed yet.")
     return Markdown(
         f"**Time to run.** The outputs on this page come from a full run that took "
         f"{duration(times['full_s'])} on {times['cores']} CPU cores "
         f"({times['processor']}, PyTorch {times['torch']}); a quick run took "
-        f"{duration(times['quick_s'])} there. This notebook runs in **{mode()}** mode "
-        f"on the **{device().type}**; `FLOWLIB_MODE` and `FLOWLIB_DEVICE` choose.")
+        f"{duration(times['quick_s'])} there. The setup cell above prints the mode and "
+        "the device of the run you are looking at; `FLOWLIB_MODE` and `FLOWLIB_DEVICE` "
+        "choose them (see the introduction).")

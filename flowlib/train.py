@@ -84,8 +84,7 @@ def run_record():
         "mode": mode(),
         "device": torch.cuda.get_device_name(dev) if dev.type == "cuda" else "cpu",
         "processor": _processor(),
-        "cores": len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
-        else os.cpu_count(),
+        "cores": _cores(),
         "torch": torch.__version__,
         "python": platform.python_version(),
         "flowlib": __version__,
@@ -119,7 +118,8 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
     compiling saved too little to repay itself (``benchmarks/compare.py`` measures it).
     Each compiled run starts from a fresh compile cache (``torch.compiler.reset``).
     If compiling fails (a compiler missing, an unsupported operation), ``fit`` warns
-    once, repeats that step eagerly and goes on without compiling.
+    once, repeats that step eagerly and goes on without compiling, in this run and
+    every later one of the session.
 
     ``progress`` shows a live bar (``tqdm.auto``); with ``FLOWLIB_PROGRESS=text``, as in
     the book's stored runs, it prints one finished text bar instead, which a static page
@@ -153,21 +153,26 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
     if compile is None:
         compile = dev.type == "cuda" and steps >= COMPILE_MIN_STEPS
     objective = loss
-    if compile:
-        torch.compiler.reset()  # a fresh cache per run: PyTorch stops compiling a function after 8 models
-        objective = torch.compile(loss)
+    if compile and not _compile_failed:
+        try:
+            torch.compiler.reset()  # a fresh cache per run: PyTorch stops compiling
+            objective = torch.compile(loss)  # a function after 8 models
+        except Exception as error:
+            _compile_broke("torch.compile", error)
     opt = torch.optim.Adam(params, lr=lr, fused=_fusable(params))
     decay = (lambda s: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * s / steps))) if schedule == "cosine" else (lambda s: 1.0)
     sched = torch.optim.lr_scheduler.LambdaLR(opt, decay)
 
-    def train_step(batch, objective):
+    def gradients(batch, objective):
         opt.zero_grad(set_to_none=True)
         value = objective(model, batch)
         value.backward()
+        return value.detach()
+
+    def update():
         nn.utils.clip_grad_norm_(params, clip)
         opt.step()
         sched.step()
-        return value.detach()
 
     history = {"step": [], "loss": [], "eval": [], "seconds": 0.0}
 
@@ -191,15 +196,17 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
                 idx = torch.randint(len(tensors[0]), (batch_size,), device=dev)
                 batch = tuple(t[idx] for t in tensors)
             if objective is loss:
-                value = train_step(batch, loss)
+                value = gradients(batch, loss)
             else:
                 try:
-                    value = train_step(batch, objective)
+                    value = gradients(batch, objective)
                 except Exception as error:  # the compiler's failure must not end the run
-                    _fall_back(f"torch.compile at step {i}", error,
-                               "training goes on without compiling")
+                    _compile_broke(f"the compiled step {i}", error)
+                    objective = None
+                if objective is None:  # repeat the step eagerly, outside the except
                     objective = loss
-                    value = train_step(batch, loss)
+                    value = gradients(batch, loss)
+            update()
             running += value
             first_bad = torch.where((first_bad < 0) & ~torch.isfinite(value), i, first_bad)
             since += 1
@@ -271,6 +278,20 @@ def capture(fn, *args):
     return replay
 
 
+def _cores():
+    """The CPUs this process may use: its affinity, capped by a container's quota."""
+    cores = (len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity")
+             else os.cpu_count())
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as limit:
+            quota, period = limit.read().split()
+        if quota != "max":
+            cores = min(cores, math.ceil(int(quota) / int(period)))
+    except (OSError, ValueError):
+        pass
+    return cores
+
+
 def _processor():
     """The CPU's model name, as the operating system reports it."""
     try:
@@ -285,6 +306,16 @@ def _processor():
 
 def _as_tuple(out):
     return (out,) if torch.is_tensor(out) else tuple(out)
+
+
+_compile_failed = False  # set by the first failure: later runs do not compile again
+
+
+def _compile_broke(what, error):
+    global _compile_failed
+    _compile_failed = True
+    _fall_back(what, error, "training goes on without compiling, and flowlib will not "
+               "compile again in this session")
 
 
 def _fall_back(what, error, instead):

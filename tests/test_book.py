@@ -224,12 +224,13 @@ def _screenshot(browser, path):
 def test_solution_toggles_open_and_animations_play(site, browser):
     browser.get((site / "chapters/02_flows_in_2d.html").as_uri())
     browser.execute_async_script(_SETTLE)
-    opened = browser.execute_script("""
+    hidden, opened = browser.execute_script("""
         const box = document.querySelector(".solution.dropdown");
-        const body = box.querySelector(".solution-content, section, div:not(.solution-title)");
+        const hidden = box.classList.contains("toggle-hidden");
         box.querySelector("button.toggle-button").click();
-        return !box.classList.contains("toggle-hidden");
+        return [hidden, !box.classList.contains("toggle-hidden")];
     """)
+    assert hidden, "a solution is shown before the reader asks for it"
     assert opened, "clicking a solution's toggle did not open it"
     frames = browser.execute_script("""
         const player = document.querySelector("div.animation");

@@ -123,20 +123,35 @@ def test_exercises_are_numbered_per_chapter_with_solutions_collapsed(md):
                                 "jp-MarkdownHeadingCollapsed": True,
                                 "heading_collapsed": True}, sol.metadata
         ids.append(f"solution-{n}-{k}")
-    stored = nbformat.read(md.with_suffix(".ipynb"), 4).metadata
-    assert stored.get("colab", {}).get("collapsed_sections") == ids, (
+    stored = nbformat.read(md.with_suffix(".ipynb"), 4)
+    assert stored.metadata.get("colab", {}).get("collapsed_sections") == ids, (
         f"{md.name}: Colab must open with every solution collapsed")
+    headings = [c.metadata for c in stored.cells if c.metadata.get("id") in ids]
+    assert [h["id"] for h in headings] == ids and all(
+        h.get("jp-MarkdownHeadingCollapsed") and h.get("heading_collapsed")
+        and h.get("tags") == ["remove-cell"] for h in headings), (
+        f"{md.name}: the notebook that Jupyter and Colab open lost the solutions' metadata")
+
+
+# Exercises whose answer is a proof, a prediction checked by a measurement, or a count:
+# their solutions run code, but there is no function for the reader to write.
+NOT_CODE = {"ex-getting-started-base", "ex-2d-more-components", "ex-3-triangular",
+            "ex-3-iaf-own-samples"}
 
 
 @pytest.mark.parametrize("md", SOURCES, ids=lambda p: p.name)
 def test_code_exercises_have_a_starter_and_a_checked_solution(md):
     """An exercise that names a checker gets a starter cell with a ... body that calls
-    it, and its solution passes through the same checker."""
+    it, and its solution passes through the same checker. Every other exercise is
+    listed in NOT_CODE."""
     for ex in _exercises(md):
         checkers = set(re.findall(r"flowlib\.exercises\.(check_\w+)", ex["text"]))
+        label = re.search(r":label:\s*(\S+)", ex["text"])[1]
         if not checkers:
+            assert label in NOT_CODE, f"{label} has no checker; is its answer code?"
             assert not ex["starter"], "a starter cell needs a checker named in the exercise"
             continue
+        assert label not in NOT_CODE, label
         (checker,) = checkers
         assert len(ex["starter"]) == 1 and ex["starter"][0].cell_type == "code", ex["text"]
         starter = ex["starter"][0].source
@@ -165,6 +180,7 @@ def test_opening_states_the_stored_runs_times(md):
         "".join(o.get("data", {}).get("text/plain", "") for o in stored[-1].outputs))
     assert times["full_s"] == record["wall_time_s"], "run_times.json is not this run's"
     assert (times["processor"], times["cores"]) == (record["processor"], record["cores"])
+    assert (times["device"], times["cores"]) == ("cpu", 2), "the book's runs: 2 CPU cores"
     opening = stored[1].outputs[0]["data"]["text/markdown"]
     assert flowlib.notebook.duration(times["full_s"]) in opening
     assert flowlib.notebook.duration(times["quick_s"]) in opening

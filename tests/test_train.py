@@ -1,3 +1,4 @@
+import contextlib
 import math
 
 import pytest
@@ -203,29 +204,79 @@ def _moons_run(compile):
 
 
 def test_a_failing_compile_falls_back_to_eager_with_one_warning(monkeypatch):
-    """As on a GPU whose compiler breaks: the run completes, with the eager results."""
+    """As on a GPU whose compiler breaks when the step runs: the run completes with the
+    eager results, warns once, and later runs of the session do not compile again."""
+    monkeypatch.setattr(flowlib.train, "_compile_failed", False)
+    calls = []
+
     def broken_compile(fn):
         def compiled(*args):
+            calls.append(1)
             raise RuntimeError("no C compiler found\nmore detail")
         return compiled
     eager, eager_flow = _moons_run(compile=False)
     monkeypatch.setattr(torch, "compile", broken_compile)
-    with pytest.warns(RuntimeWarning, match="torch.compile at step 1 failed .RuntimeError: "
+    with pytest.warns(RuntimeWarning, match="the compiled step 1 failed .RuntimeError: "
                       "no C compiler found.; training goes on") as caught:
         fallen, fallen_flow = _moons_run(compile=True)
     assert len([w for w in caught if issubclass(w.category, RuntimeWarning)]) == 1
-    assert fallen == eager
+    assert fallen == eager and calls == [1]
     for a, b in zip(eager_flow.parameters(), fallen_flow.parameters()):
         assert torch.equal(a, b)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        again, _ = _moons_run(compile=True)   # no second attempt, no second warning
+    assert again == eager and calls == [1]
+
+
+def test_compile_that_raises_at_once_falls_back_too(monkeypatch):
+    """torch.compile itself raises on some Python builds (3.15+, free-threaded)."""
+    monkeypatch.setattr(flowlib.train, "_compile_failed", False)
+
+    def unsupported(fn):
+        raise RuntimeError("torch.compile is not supported on this Python")
+    monkeypatch.setattr(torch, "compile", unsupported)
+    eager, _ = _moons_run(compile=False)
+    with pytest.warns(RuntimeWarning, match="torch.compile failed .RuntimeError"):
+        fallen, _ = _moons_run(compile=True)
+    assert fallen == eager
+
+
+def test_an_error_of_the_loss_itself_still_reaches_the_reader(monkeypatch):
+    """A compiled step cannot tell a compiler's failure from a bug in the loss: it warns
+    and retries eagerly, and the bug is then raised as itself."""
+    monkeypatch.setattr(flowlib.train, "_compile_failed", False)
+    monkeypatch.setattr(torch, "compile", lambda fn: lambda *args: fn(*args))
+    flow = Flow(Affine(2), StandardNormal(2))
+
+    def wrong(model, batch):
+        raise KeyError("a bug in the loss")
+    with pytest.warns(RuntimeWarning), pytest.raises(KeyError, match="a bug in the loss") as info:
+        flowlib.fit(flow, torch.randn(64, 2), loss=wrong, steps=3, progress=False,
+                    compile=True)
+    assert info.value.__context__ is None   # not "during handling of another exception"
 
 
 def test_a_failing_capture_falls_back_to_eager_with_one_warning(monkeypatch):
-    """Pretend the result lives on a GPU: on this machine recording then fails, as a
-    broken CUDA setup would, and capture hands back the plain function."""
+    """Pretend the result lives on a GPU and that recording the graph fails, as a broken
+    CUDA setup would: capture warns once and hands back the plain function."""
+    class Stream:
+        def wait_stream(self, other):
+            pass
+
+    class BrokenGraph:
+        def __init__(self):
+            raise RuntimeError("CUDA graph capture failed")
     monkeypatch.setattr(flowlib.train, "_on_gpu", lambda out: True)
+    monkeypatch.setattr(torch.cuda, "Stream", Stream)
+    monkeypatch.setattr(torch.cuda, "current_stream", lambda: Stream())
+    monkeypatch.setattr(torch.cuda, "stream", lambda s: contextlib.nullcontext())
+    monkeypatch.setattr(torch.cuda, "CUDAGraph", BrokenGraph)
     flow = Flow(flowlib.MAF(3, 2, (8,)), StandardNormal(3))
     x = torch.randn(5, 3)
-    with pytest.warns(RuntimeWarning, match="capturing a CUDA graph failed") as caught:
+    with pytest.warns(RuntimeWarning, match="capturing a CUDA graph failed "
+                      ".RuntimeError: CUDA graph capture failed") as caught:
         log_prob = flowlib.capture(flow.log_prob, x)
     assert len(caught) == 1
     y = torch.randn(5, 3)

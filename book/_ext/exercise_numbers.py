@@ -4,7 +4,7 @@ sphinx-exercise numbers exercises with Sphinx's figure numbers, which run on acr
 documents when the table of contents is not numbered. Once Sphinx has assigned them,
 this extension renumbers the exercises of each ``chapters/NN_topic`` page as
 (NN, 1), (NN, 2), ... in the order of the page; the notebooks' headings for Colab and
-Jupyter use the same numbers (tests/test_chapters.py checks that they agree).
+Jupyter use the same numbers (tests/test_book.py checks that they agree).
 """
 
 import re
@@ -16,7 +16,8 @@ def number_per_chapter(app, env):
         numbers = kinds.get("exercise")
         if chapter and numbers:
             order = sorted(numbers, key=numbers.get)
-            kinds["exercise"] = {key: (int(chapter[1]), k) for k, key in enumerate(order, 1)}
+            kinds["exercise"] = {key: (int(chapter[1]), k)
+                                 for k, key in enumerate(order, 1)}
     return []
 
 
