@@ -6,13 +6,16 @@ Every chapter imports it; every model the book trains is built from it.
 from . import datasets, exercises, plot, scalar, testing
 from .autoregressive import MADE, MAF, Autoregressive, MaskedConv2d, MaskedLinear
 from .core import Bijector, Compose, Flow, Inverse
+from .coupling import Coupling, channel_mask, checkerboard, half_mask
 from .data import mnist
 from .datasets import dataset
 from .distributions import Beta, GaussianMixture, StandardLogistic, StandardNormal, StandardUniform
 from .elementwise import Affine, LeakyReLU, MixtureCDF, NormalCDF, Sigmoid
+from .glow import ActNorm, Conv1x1, MultiScale, Squeeze
 from .notebook import run_times, show
 from .linear import LinearLU, Permutation, Reverse
 from .metrics import bits_per_dim, kl_divergence, nll, seconds
+from .nets import MLP, ConvNet
 from .train import budget, capture, device, fit, mode, run_record, seed
 
 __version__ = "0.1.0"
@@ -23,6 +26,8 @@ __all__ = [
     "Affine", "Sigmoid", "NormalCDF", "LeakyReLU", "MixtureCDF",
     "MaskedLinear", "MADE", "Autoregressive", "MAF", "MaskedConv2d",
     "Permutation", "Reverse", "LinearLU",
+    "Coupling", "checkerboard", "channel_mask", "half_mask", "MLP", "ConvNet",
+    "ActNorm", "Conv1x1", "Squeeze", "MultiScale",
     "fit", "capture", "budget", "mode", "device", "seed", "run_record",
     "show", "run_times", "mnist", "dataset", "kl_divergence", "nll", "bits_per_dim", "seconds",
 ]

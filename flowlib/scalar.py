@@ -53,6 +53,15 @@ def _affine_inverse(y, params):
 affine.inverse = _affine_inverse
 
 
+def additive(x, params):
+    """``y = x - loc``: NICE's additive step. ``params[..., 1]`` holds ``loc``; the map
+    preserves volume, so its log-derivative is zero everywhere."""
+    return x - params[..., 0], torch.zeros_like(x)
+
+
+additive.inverse = lambda y, params: (y + params[..., 0], torch.zeros_like(y))
+
+
 def _mixture_cdf(x, params, cdf, log_pdf):
     logits, loc, log_scale = params.chunk(3, dim=-1)
     log_scale = soft_clamp(log_scale)

@@ -21,8 +21,11 @@ from torch.autograd.functional import jacobian
 from . import scalar
 from .autoregressive import MAF, Autoregressive
 from .core import Compose, Inverse
+from .coupling import Coupling, channel_mask, checkerboard
 from .elementwise import Affine, LeakyReLU, MixtureCDF, NormalCDF, Sigmoid
+from .glow import ActNorm, Conv1x1, MultiScale, Squeeze
 from .linear import LinearLU, Permutation, Reverse
+from .nets import MLP, ConvNet
 
 
 def check_bijector(bijector, x, context=None, atol=1e-7):
@@ -110,6 +113,30 @@ def examples():
     rotation = torch.linalg.qr(randn(3, 3))[0]   # Glow's start: P and signs not trivial
     yield "LinearLU from a rotation", randomized(LinearLU(3, rotation)), randn(4, 3)
     yield "Inverse(Autoregressive)", Inverse(randomized(Autoregressive(3, n_params=9, hidden=(16,)))), unit
+    yield "Coupling, affine (RealNVP)", randomized(
+        Coupling(checkerboard((4,)), MLP(4, 8, (16,)))), randn(4, 4)
+    yield "Coupling, additive (NICE)", randomized(
+        Coupling(checkerboard((4,), 1), MLP(4, 4, (16,)), scalar.additive, 1)), randn(4, 4)
+    yield "Coupling, mixture CDF", randomized(Coupling(
+        checkerboard((3,)), MLP(3, 27, (16,)), scalar.gaussian_mixture_cdf, 9)), randn(4, 3)
+    yield "Coupling on images, checkerboard", randomized(
+        Coupling(checkerboard((2, 4, 4)), ConvNet(2, 4, hidden=8))), randn(2, 2, 4, 4)
+    yield "Coupling on images, channels", randomized(
+        Coupling(channel_mask((4, 2, 2)), ConvNet(4, 8, hidden=8))), randn(2, 4, 2, 2)
+    yield "ActNorm on images", randomized(_initialized(ActNorm(3))), randn(2, 3, 4, 4)
+    yield "ActNorm on vectors", randomized(_initialized(ActNorm(3, image=False))), randn(4, 3)
+    yield "Conv1x1", randomized(Conv1x1(3)), randn(2, 3, 4, 4)
+    yield "Squeeze", Squeeze(), randn(2, 2, 4, 4)
+    level = lambda c, h, w: Compose(_initialized(ActNorm(c)), Conv1x1(c), Coupling(
+        channel_mask((c, h, w)), ConvNet(c, 2 * c, hidden=8)))
+    yield "MultiScale, two scales", randomized(
+        MultiScale((1, 4, 4), [level(4, 2, 2), level(8, 1, 1)])), randn(2, 1, 4, 4)
+
+
+def _initialized(actnorm):
+    """ActNorm as after its first batch, so that randomized parameters stay."""
+    actnorm.initialized.fill_(True)
+    return actnorm
 
 
 def _close(actual, expected, atol, what):

@@ -26,7 +26,7 @@ def test_examples_cover_every_exported_bijector():
 def test_examples_are_not_the_identity():
     for name, b, x in EXAMPLES:
         z, _ = b.double()(x.double())
-        assert not torch.allclose(z, x.double()), name
+        assert z.shape != x.shape or not torch.allclose(z, x.double()), name
 
 
 @pytest.mark.parametrize("bijector, x", [(flowlib.Affine(3), torch.randn(5, 3)),
@@ -93,10 +93,11 @@ def test_directions_without_bisection_have_no_host_syncs(direction, monkeypatch)
         monkeypatch.setattr(flowlib.scalar, "bisect", lambda *a, **k: calls.append(name) or real_bisect(*a, **k))
         try:
             fn(x)
-        except ValueError:  # examples hold data-space points, which may fall outside an inverse's range
-            pass
+            valid = True
+        except ValueError:  # examples hold data-space points, which may fall outside
+            valid = False   # an inverse's range or shape (a squeeze's inverse)
         monkeypatch.setattr(flowlib.scalar, "bisect", real_bisect)
-        if name not in calls:
+        if valid and name not in calls:
             explained = torch._dynamo.explain(fn)(x)
             assert explained.graph_break_count == 0, (name, [r.reason for r in explained.break_reasons])
         torch._dynamo.reset()

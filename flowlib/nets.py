@@ -1,0 +1,54 @@
+"""Conditioner networks: the free-form part of a flow, which computes the parameters of
+the scalar transforms and never has to be inverted.
+
+Their last layer starts at zero, so that the layer they condition starts as the identity
+(Glow's choice for deep image flows).
+
+>>> import torch
+>>> ConvNet(2, 6, hidden=8)(torch.randn(3, 2, 5, 5)).abs().max().item()
+0.0
+"""
+
+import torch
+from torch import nn
+
+
+class MLP(nn.Sequential):
+    """A conditioner for vectors: ``in_features`` to ``out_features`` through ReLU
+    layers of widths ``hidden``; the last layer starts at zero when ``zero_last``, so
+    that a coupling layer starts as the identity."""
+
+    def __init__(self, in_features, out_features, hidden=(64, 64), zero_last=True):
+        widths = [in_features, *hidden]
+        layers = []
+        for a, b in zip(widths[:-1], widths[1:]):
+            layers += [nn.Linear(a, b), nn.ReLU()]
+        last = nn.Linear(widths[-1], out_features)
+        if zero_last:
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
+        super().__init__(*layers, last)
+
+
+class ConvNet(nn.Module):
+    """A conditioner for images: a 3x3 convolution to ``hidden`` channels, ``blocks``
+    residual blocks (3x3 then 1x1 convolution), and a 3x3 convolution to
+    ``out_channels``, zero at the start (so the coupling starts as the identity, as in
+    Glow)."""
+
+    def __init__(self, in_channels, out_channels, hidden=64, blocks=1):
+        super().__init__()
+        self.first = nn.Conv2d(in_channels, hidden, 3, padding=1)
+        self.blocks = nn.ModuleList(
+            nn.Sequential(nn.ReLU(), nn.Conv2d(hidden, hidden, 3, padding=1), nn.ReLU(),
+                          nn.Conv2d(hidden, hidden, 1))
+            for _ in range(blocks))
+        self.last = nn.Conv2d(hidden, out_channels, 3, padding=1)
+        nn.init.zeros_(self.last.weight)
+        nn.init.zeros_(self.last.bias)
+
+    def forward(self, x):
+        h = self.first(x)
+        for block in self.blocks:
+            h = h + block(h)
+        return self.last(torch.relu(h))
