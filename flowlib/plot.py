@@ -73,15 +73,15 @@ def network(ax, masks, title=None):
     ax.set_frame_on(False)
 
 
-_CONTROLS = {  # matplotlib's Font Awesome icons, as characters that need no font file
+_CONTROLS = {  # matplotlib's Font Awesome icons, as characters common fonts have
     '<i class="fa fa-minus"></i>': "&minus;",
-    '<i class="fa fa-fast-backward"></i>': "&#x23EE;",
+    '<i class="fa fa-fast-backward"></i>': "&#x21E4;",
     '<i class="fa fa-step-backward"></i>': "&#x25C0;&#x2502;",
     '<i class="fa fa-play fa-flip-horizontal"></i>': "&#x25C0;",
     '<i class="fa fa-pause"></i>': "&#x2016;",
     '<i class="fa fa-play"></i>': "&#x25B6;",
     '<i class="fa fa-step-forward"></i>': "&#x2502;&#x25B6;",
-    '<i class="fa fa-fast-forward"></i>': "&#x23ED;",
+    '<i class="fa fa-fast-forward"></i>': "&#x21E5;",
     '<i class="fa fa-plus"></i>': "+",
 }
 

@@ -106,7 +106,7 @@ def browser():
     options = webdriver.ChromeOptions()
     options.binary_location = shutil.which("chromium")
     for flag in ("--headless=new", "--no-sandbox", "--disable-dev-shm-usage",
-                 "--disable-gpu", "--window-size=1280,1000",
+                 "--disable-gpu", "--window-size=1440,1000",
                  "--host-resolver-rules=MAP * ~NOTFOUND",  # no network, by name or not
                  "--proxy-server=http://127.0.0.1:9", "--proxy-bypass-list=<-loopback>"):
         options.add_argument(flag)
@@ -192,7 +192,7 @@ def test_every_page_works_offline_in_a_browser(site, browser):
             if not (found["solutions"] == found["toggles"] == want):
                 problems.append(f"{name}: {found['solutions']} solutions and "
                                 f"{found['toggles']} toggles, expected {want} of each")
-            _screenshot(browser, SCREENSHOTS / (Path(name).stem + ".png"))
+            _screenshot(browser, Path(name).stem)
     assert not problems, "\n".join(problems)
 
 
@@ -212,13 +212,18 @@ def _check_link(site, name, href, ids):
     return []
 
 
-def _screenshot(browser, path):
-    height = browser.execute_script("return document.documentElement.scrollHeight")
-    shot = browser.execute_cdp_cmd("Page.captureScreenshot", {
-        "format": "png", "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": 1280, "height": min(height, 16000), "scale": 1}})
+def _screenshot(browser, stem, band=8000):
+    """The whole page, in bands of ``band`` pixels: stem-1.png, stem-2.png, ..."""
     import base64
-    path.write_bytes(base64.b64decode(shot["data"]))
+    for old in SCREENSHOTS.glob(f"{stem}-*.png"):
+        old.unlink()
+    height = browser.execute_script("return document.documentElement.scrollHeight")
+    for k, top in enumerate(range(0, height, band), 1):
+        shot = browser.execute_cdp_cmd("Page.captureScreenshot", {
+            "format": "png", "captureBeyondViewport": True,
+            "clip": {"x": 0, "y": top, "width": 1440, "height": min(band, height - top),
+                     "scale": 1}})
+        (SCREENSHOTS / f"{stem}-{k}.png").write_bytes(base64.b64decode(shot["data"]))
 
 
 def test_solution_toggles_open_and_animations_play(site, browser):
