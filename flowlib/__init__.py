@@ -14,7 +14,7 @@ from .elementwise import Affine, LeakyReLU, MixtureCDF, NormalCDF, Sigmoid
 from .glow import ActNorm, Conv1x1, MultiScale, Squeeze
 from .notebook import run_times, show
 from .linear import LinearLU, Permutation, Reverse
-from .metrics import bits_per_dim, kl_divergence, nll, seconds
+from .metrics import bits_per_dim, dequantize, kl_divergence, nll, seconds
 from .nets import MLP, ConvNet
 from .train import budget, capture, device, fit, mode, run_record, seed
 
@@ -29,5 +29,5 @@ __all__ = [
     "Coupling", "checkerboard", "channel_mask", "half_mask", "MLP", "ConvNet",
     "ActNorm", "Conv1x1", "Squeeze", "MultiScale",
     "fit", "capture", "budget", "mode", "device", "seed", "run_record",
-    "show", "run_times", "mnist", "dataset", "kl_divergence", "nll", "bits_per_dim", "seconds",
+    "show", "run_times", "mnist", "dataset", "kl_divergence", "nll", "bits_per_dim", "dequantize", "seconds",
 ]

@@ -158,6 +158,18 @@ def test_bits_per_dim_of_known_models():
         flowlib.bits_per_dim(uniform, x.float() + 0.5, levels=16)
 
 
+def test_dequantize_fills_each_bin_uniformly():
+    torch.manual_seed(0)
+    x = torch.randint(0, 4, (20_000, 3), dtype=torch.uint8)
+    y = flowlib.dequantize(x, levels=4)
+    assert y.dtype == torch.float32 and torch.equal((y * 4).floor().to(torch.uint8), x)
+    offsets = y * 4 - x                                     # uniform on [0, 1)
+    assert abs(offsets.mean().item() - 0.5) < 0.01 and abs(offsets.var().item() - 1 / 12) < 0.005
+    assert not torch.equal(y, flowlib.dequantize(x, levels=4))   # fresh noise per call
+    with pytest.raises(ValueError, match="integer values in 0..3"):
+        flowlib.dequantize(x + 4, levels=4)
+
+
 def test_chapter3_checkers_accept_right_and_reject_wrong_answers():
     def covariance(A, log_scale, transpose_wrong=False):
         B = torch.linalg.inv(torch.eye(len(log_scale), dtype=A.dtype) - A) * log_scale.exp()
