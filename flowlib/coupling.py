@@ -39,17 +39,21 @@ def checkerboard(shape, parity=0):
 def channel_mask(shape, parity=0):
     """A 0/1 mask of ``shape`` ``(C, H, W)`` that passes the first half of the channels
     (``parity`` 1: the second half)."""
-    c = shape[0]
-    first = torch.arange(c) < c // 2
-    return (first != bool(parity))[:, None, None].expand(shape).clone()
+    return _first_half(shape, 0, parity)
 
 
 def half_mask(shape, parity=0):
     """A 0/1 mask of ``shape`` ``(C, H, W)`` that passes the top half of the image
     (``parity`` 1: the bottom half): a poor partition, for comparison."""
-    h = shape[1]
-    top = torch.arange(h) < h // 2
-    return (top != bool(parity))[None, :, None].expand(shape).clone()
+    return _first_half(shape, 1, parity)
+
+
+def _first_half(shape, dim, parity):
+    n = shape[dim]
+    first = (torch.arange(n) < n // 2) != bool(parity)
+    view = [1] * len(shape)
+    view[dim] = n
+    return first.view(view).expand(shape).clone()
 
 
 class Coupling(Bijector):

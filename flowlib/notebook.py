@@ -46,11 +46,11 @@ def run_times(chapter):
     ``scripts/run_chapters.py`` collects into ``flowlib/run_times.json``.
     """
     times = json.loads(RUN_TIMES.read_text()).get(chapter)
-    if times is not None and times["device"] != "cpu":
-        raise ValueError(f"the stored runs of {chapter} were made on {times['device']}; "
-                         "the book's are CPU runs (scripts/run_chapters.py)")
     if times is None:
         return Markdown(f"No stored run of `{chapter}` has been timed yet.")
+    if times["device"] != "cpu":
+        raise ValueError(f"the stored runs of {chapter} were made on {times['device']}; "
+                         "the book's are CPU runs (scripts/run_chapters.py)")
     return Markdown(
         f"**Time to run.** The outputs on this page come from a full run that took "
         f"{duration(times['full_s'])} on {times['cores']} CPU cores "

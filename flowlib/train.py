@@ -188,7 +188,7 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
     model.train()
     if evaluate is not None and 0 in eval_at:
         record_eval(0)
-    text = os.environ.get("FLOWLIB_PROGRESS", "").strip().lower() == "text"
+    text = _setting("FLOWLIB_PROGRESS", ("text",)) == "text"
     with tqdm(total=steps, disable=not progress or text, leave=True) as bar:
         for i in range(1, steps + 1):
             batch = None

@@ -71,11 +71,7 @@ def store_times(md, quick, full):
 def show_times(nb, md):
     """Give the opening cell the output that flowlib.run_times renders from the records."""
     import flowlib
-    os.environ["FLOWLIB_MODE"] = "full"
-    try:
-        shown = flowlib.run_times(md.stem)
-    finally:
-        os.environ.pop("FLOWLIB_MODE")
+    shown = flowlib.run_times(md.stem)
     cells = [c for c in nb.cells if c.cell_type == "code" and "flowlib.run_times(" in c.source]
     if len(cells) != 1:
         raise RuntimeError(f"{md.name} needs exactly one cell calling flowlib.run_times")
@@ -93,12 +89,11 @@ def run(md):
     nb = nbformat.read(notebook, as_version=4)
     try:
         full = execute(nb, md, "full")
+        store_times(md, quick, full)
+        show_times(nb, md)
     finally:  # on failure too, so that the error can be read in the notebook
         strip_widgets(nb)
         nbformat.write(nb, notebook)
-    store_times(md, quick, full)
-    show_times(nb, md)
-    nbformat.write(nb, notebook)
     print(f"{md.name}: full run in {full['wall_time_s']:.0f} s", flush=True)
 
 

@@ -84,7 +84,6 @@ CHAPTERS = sorted((ROOT / "chapters").glob("*.md"))
 
 
 def _chromium():
-    import shutil
     missing = [tool for tool in ("chromium", "chromedriver") if not shutil.which(tool)]
     try:
         import selenium  # noqa: F401
