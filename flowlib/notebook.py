@@ -27,8 +27,11 @@ def show(obj):
 
 
 def duration(seconds):
-    """A wall time for readers, to the second below ten minutes and to the minute above:
+    """A wall time for readers: to a tenth of a second below ten seconds, to the second
+    below ten minutes and to the minute above. ``duration(2.5)`` is ``'2.5 s'``,
     ``duration(95)`` is ``'1 min 35 s'``, ``duration(1799)`` is ``'30 min'``."""
+    if seconds < 10:
+        return f"{seconds:.1f} s"
     seconds = round(seconds)
     if seconds < 60:
         return f"{seconds} s"

@@ -123,6 +123,10 @@ def test_exercises_are_numbered_per_chapter_with_solutions_collapsed(md):
                                 "jp-MarkdownHeadingCollapsed": True,
                                 "heading_collapsed": True}, sol.metadata
         ids.append(f"solution-{n}-{k}")
+        closing = ex["solution"][-1].source.strip()
+        assert closing.endswith("```{solution-end}\n```"), (
+            f"{md.name}: nothing may follow Exercise {n}.{k}'s solution in its cell, or "
+            f"a collapsed solution hides it:\n{closing[-200:]}")
     stored = nbformat.read(md.with_suffix(".ipynb"), 4)
     assert stored.metadata.get("colab", {}).get("collapsed_sections") == ids, (
         f"{md.name}: Colab must open with every solution collapsed")
