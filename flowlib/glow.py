@@ -132,12 +132,22 @@ class MultiScale(Bijector):
         parts.append(h.flatten(1))
         return torch.cat(parts, 1).view_as(x), total
 
-    def inverse(self, z, context=None):
-        flat, total, start, outs = z.flatten(1), 0.0, 0, []
-        for k, (c, h, w) in enumerate(self.shapes):       # where each scale's latents are
+    def split(self, z):
+        """The latents of each scale, as images: ``z`` (a ``forward`` output) cut into
+        the channels factored out at each scale, then the last scale's."""
+        flat, start, parts = z.flatten(1), 0, []
+        for k, (c, h, w) in enumerate(self.shapes):
             out = c // 2 if k < len(self.shapes) - 1 else c
-            outs.append(flat[:, start:start + out * h * w].view(-1, out, h, w))
+            parts.append(flat[:, start:start + out * h * w].view(-1, out, h, w))
             start += out * h * w
+        return parts
+
+    def merge(self, parts):
+        """The inverse of ``split``: one tensor of the input's shape."""
+        return torch.cat([p.flatten(1) for p in parts], 1).view(-1, *self.shape)
+
+    def inverse(self, z, context=None):
+        outs, total = self.split(z), 0.0
         x = outs[-1]
         for k in reversed(range(len(self.levels))):
             if k < len(self.levels) - 1:

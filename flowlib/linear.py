@@ -18,7 +18,8 @@ from .core import Bijector
 
 
 class Permutation(Bijector):
-    """``z = x[:, order]``: reorder the coordinates of ``(batch, features)`` data."""
+    """``z = x[:, order]``: reorder the coordinates of ``(batch, features)`` data, or
+    the channels of ``(batch, C, H, W)`` images."""
 
     def __init__(self, order):
         super().__init__()
@@ -36,7 +37,7 @@ class Permutation(Bijector):
 
 
 class Reverse(Permutation):
-    """``z = x`` with its ``features`` coordinates in reverse order."""
+    """``z = x`` with its ``features`` coordinates (or image channels) in reverse order."""
 
     def __init__(self, features):
         super().__init__(torch.arange(features - 1, -1, -1))

@@ -87,8 +87,8 @@ def examples():
     def randn(*shape):
         return torch.randn(*shape, generator=g)
 
-    def randomized(b):
-        return randomize(b, generator=g)
+    def randomized(b, scale=0.5):
+        return randomize(b, scale, generator=g)
 
     unit = 0.01 + 0.98 * torch.rand(4, 3, generator=g)  # inside (0, 1), away from the edges
     yield "Affine", randomized(Affine(3)), randn(4, 3)
@@ -109,6 +109,8 @@ def examples():
     yield "Sigmoid(eps).inv at the edges", Sigmoid(0.05).inv, torch.cat([unit, torch.tensor([[0.0, 1.0, 0.5]])])
     yield "Permutation", Permutation([2, 0, 1]), randn(4, 3)
     yield "Reverse", Reverse(3), randn(4, 3)
+    yield "Permutation of image channels", Permutation([2, 0, 3, 1]), randn(2, 4, 3, 3)
+    yield "Reverse of image channels", Reverse(4), randn(2, 4, 3, 3)
     yield "LinearLU", randomized(LinearLU(3)), randn(4, 3)
     rotation = torch.linalg.qr(randn(3, 3))[0]   # Glow's start: P and signs not trivial
     yield "LinearLU from a rotation", randomized(LinearLU(3, rotation)), randn(4, 3)
@@ -123,14 +125,17 @@ def examples():
         Coupling(checkerboard((2, 4, 4)), ConvNet(2, 4, hidden=8))), randn(2, 2, 4, 4)
     yield "Coupling on images, channels", randomized(
         Coupling(channel_mask((4, 2, 2)), ConvNet(4, 8, hidden=8))), randn(2, 4, 2, 2)
+    yield "Coupling on images, bfloat16 conditioner", randomized(
+        Coupling(channel_mask((4, 2, 2), 1), ConvNet(4, 8, hidden=8, bf16=True))), randn(2, 4, 2, 2)
     yield "ActNorm on images", randomized(_initialized(ActNorm(3))), randn(2, 3, 4, 4)
     yield "ActNorm on vectors", randomized(_initialized(ActNorm(3, image=False))), randn(4, 3)
     yield "Conv1x1", randomized(Conv1x1(3)), randn(2, 3, 4, 4)
     yield "Squeeze", Squeeze(), randn(2, 2, 4, 4)
     level = lambda c, h, w: Compose(_initialized(ActNorm(c)), Conv1x1(c), Coupling(
         channel_mask((c, h, w)), ConvNet(c, 2 * c, hidden=8)))
+    # six layers of noise at 0.5 send z to 1e7 and beyond, no trained flow's range
     yield "MultiScale, two scales", randomized(
-        MultiScale((1, 4, 4), [level(4, 2, 2), level(8, 1, 1)])), randn(2, 1, 4, 4)
+        MultiScale((1, 4, 4), [level(4, 2, 2), level(8, 1, 1)]), 0.2), randn(2, 1, 4, 4)
 
 
 def _initialized(actnorm):

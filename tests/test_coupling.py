@@ -106,3 +106,31 @@ def test_multiscale_factors_out_latents_that_later_scales_do_not_touch():
     assert torch.equal(z.flatten(1)[:, :factored], z_after.flatten(1)[:, :factored])
     assert not torch.allclose(z.flatten(1)[:, factored:], z_after.flatten(1)[:, factored:])
     check_bijector(flow, x)
+
+
+def test_multiscale_split_gives_each_scales_latents_and_merge_undoes_it():
+    flow = MultiScale((1, 8, 8), [ConvNet(4, 4, hidden=4), ConvNet(8, 8, hidden=4)])
+    z = torch.randn(3, 1, 8, 8)
+    parts = flow.split(z)
+    assert [tuple(p.shape[1:]) for p in parts] == [(2, 4, 4), (8, 2, 2)]
+    assert torch.equal(parts[0].flatten(1), z.flatten(1)[:, :32])
+    assert torch.equal(flow.merge(parts), z)
+
+
+def test_a_bf16_conditioner_returns_float32_close_to_the_float32_one():
+    net = randomize(ConvNet(4, 8, hidden=16, bf16=True), 0.3)
+    x = torch.randn(2, 4, 6, 6)
+    out = net(x)
+    net.bf16 = False
+    exact = net(x)
+    assert out.dtype == torch.float32
+    assert not torch.equal(out, exact)                   # it did compute in bfloat16
+    assert (out - exact).abs().max() < 0.05 * exact.abs().max()
+
+
+def test_a_coupling_with_a_bf16_conditioner_inverts_to_float32_precision():
+    layer = randomize(Coupling(channel_mask((4, 6, 6), 1), ConvNet(4, 8, 16, bf16=True)), 0.3)
+    x = torch.randn(3, 4, 6, 6)
+    z, ladj = layer(x)
+    x_back, ladj_back = layer.inverse(z)
+    assert (x_back - x).abs().max() < 1e-5 and (ladj + ladj_back).abs().max() < 1e-4

@@ -115,3 +115,59 @@ def test_uniform_moment_error(capsys):
     with pytest.raises(AssertionError, match="latents you return"):
         exercises.check_uniform_moment_error(lambda z: moment_error(z, std_only=True))
     assert "Correct" in capsys.readouterr().out
+
+
+def test_checkerboard(capsys):
+    mask = lambda h, w: (torch.arange(h)[:, None] + torch.arange(w)) % 2 == 1
+    exercises.check_checkerboard(mask)
+    with pytest.raises(AssertionError, match="top-left"):
+        exercises.check_checkerboard(lambda h, w: ~mask(h, w))
+    with pytest.raises(AssertionError, match="shape"):
+        exercises.check_checkerboard(lambda h, w: mask(h, w).flatten())
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_conv1x1_log_det(capsys):
+    exercises.check_conv1x1_log_det(
+        lambda weight, h, w: h * w * torch.linalg.slogdet(weight).logabsdet)
+    with pytest.raises(AssertionError, match="every one of the h w pixels"):
+        exercises.check_conv1x1_log_det(
+            lambda weight, h, w: torch.linalg.slogdet(weight).logabsdet)
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_coupling_inverse(capsys):
+    def invert(z, mask, net, use_mask=True):
+        loc, log_scale = net(z * mask if use_mask else z)
+        return torch.where(mask, z, loc + torch.exp(log_scale) * z)
+    exercises.check_coupling_inverse(invert)
+    with pytest.raises(AssertionError, match="can net see it"):
+        exercises.check_coupling_inverse(lambda z, m, n: invert(z, m, n, False))
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_factored_dims(capsys):
+    def count(shape, levels, halve_last=False):
+        c, h, w = shape
+        out = []
+        for k in range(levels):
+            c, h, w = 4 * c, h // 2, w // 2
+            leaving = c // 2 if k < levels - 1 or halve_last else c
+            out.append(leaving * h * w)
+            c -= leaving
+        return out
+    exercises.check_factored_dims(count)
+    with pytest.raises(AssertionError, match="expected"):
+        exercises.check_factored_dims(lambda s, n: count(s, n, True))
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_squeeze(capsys):
+    def squeeze(x, order=(0, 1, 3, 5, 2, 4)):
+        n, c, h, w = x.shape
+        patches = x.view(n, c, h // 2, 2, w // 2, 2).permute(*order)
+        return patches.reshape(n, 4 * c, h // 2, w // 2)
+    exercises.check_squeeze(squeeze)
+    with pytest.raises(AssertionError, match="pixel"):
+        exercises.check_squeeze(lambda x: squeeze(x, (0, 3, 5, 1, 2, 4)))
+    assert "Correct" in capsys.readouterr().out
