@@ -53,6 +53,28 @@ def _affine_inverse(y, params):
 affine.inverse = _affine_inverse
 
 
+def contracting_affine(x, params, expand=0.3):
+    """``affine`` that may shrink a coordinate by up to ``e^7`` but stretch it by at
+    most ``e^expand``: log-scales below zero are soft-clamped to ``-expand``.
+
+    Stretches compound through a deep flow: where every training image has the same
+    value, the couplings learn to stretch as far as they may, and a test image that
+    differs there lands astronomically far out in the base. Glow's couplings only
+    shrink (a sigmoid scale); this keeps the identity at zero parameters and a slope
+    of one there, and leaves large stretches to ActNorm, which is shared by a channel.
+    """
+    return affine(x, _limit_stretch(params, expand))
+
+
+def _limit_stretch(params, expand=0.3):
+    loc, log_scale = params.unbind(-1)
+    limited = expand * torch.tanh(log_scale / expand)
+    return torch.stack([loc, torch.where(log_scale < 0, limited, log_scale)], -1)
+
+
+contracting_affine.inverse = lambda y, params: affine.inverse(y, _limit_stretch(params))
+
+
 def additive(x, params):
     """``y = x - loc``: NICE's additive step. ``params[..., 1]`` holds ``loc``; the map
     preserves volume, so its log-derivative is zero everywhere."""

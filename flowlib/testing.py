@@ -125,6 +125,9 @@ def examples():
         Coupling(checkerboard((2, 4, 4)), ConvNet(2, 4, hidden=8))), randn(2, 2, 4, 4)
     yield "Coupling on images, channels", randomized(
         Coupling(channel_mask((4, 2, 2)), ConvNet(4, 8, hidden=8))), randn(2, 4, 2, 2)
+    yield "Coupling on images, contracting affine", randomized(Coupling(
+        channel_mask((4, 2, 2)), ConvNet(4, 8, hidden=8), scalar.contracting_affine)), \
+        randn(2, 4, 2, 2)
     yield "Coupling on images, bfloat16 conditioner", randomized(
         Coupling(channel_mask((4, 2, 2), 1), ConvNet(4, 8, hidden=8, bf16=True))), randn(2, 4, 2, 2)
     yield "ActNorm on images", randomized(_initialized(ActNorm(3))), randn(2, 3, 4, 4)

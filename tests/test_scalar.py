@@ -90,3 +90,16 @@ def test_mixture_cdfs_stay_in_the_unit_interval_far_in_the_tails(transform):
     for x in (1e3, -1e3):
         y, ladj = transform(torch.full((100_000,), x), params)
         assert ((y >= 0) & (y <= 1)).all() and torch.isfinite(ladj).all()
+
+
+def test_contracting_affine_bounds_the_stretch_and_keeps_affine_near_zero():
+    x = torch.randn(1000, **F64)
+    params = 20 * torch.randn(1000, 2, generator=torch.Generator().manual_seed(0), **F64)
+    y, ladj = scalar.contracting_affine(x, params)
+    assert ladj.max() < 0.3 and ladj.min() > -7  # stretch <= e^0.3, shrink <= e^7
+    x_back, ladj_inv = scalar.contracting_affine.inverse(y, params)
+    torch.testing.assert_close(x_back, x)
+    torch.testing.assert_close(ladj_inv, -ladj)
+    small = 1e-3 * torch.randn(1000, 2, **F64)  # slope one at zero: affine to first order
+    torch.testing.assert_close(scalar.contracting_affine(x, small)[1],
+                               scalar.affine(x, small)[1], atol=1e-6, rtol=0)
