@@ -158,6 +158,21 @@ def test_bits_per_dim_of_known_models():
         flowlib.bits_per_dim(uniform, x.float() + 0.5, levels=16)
 
 
+def test_importance_weighted_bits_per_dim_tighten_to_the_exact_discrete_value():
+    # a normal density on [0, 1): the exact probability of a level is the normal's mass
+    # on its bin, so the bound's gap is known; it shrinks as M grows and stays >= 0
+    normal = torch.distributions.Normal(torch.tensor(0.5, dtype=torch.float64), 0.15)
+    model = lambda y: normal.log_prob(y).sum(-1)
+    torch.manual_seed(0)
+    k = torch.arange(4, 12, dtype=torch.float64)
+    exact = -torch.log2(normal.cdf((k + 1) / 16) - normal.cdf(k / 16))
+    x = k.repeat(4000)[:, None]
+    gap = {m: (flowlib.bits_per_dim(model, x, 16, per_sample=True, samples=m)
+               .view(4000, 8).mean(0) - exact) for m in (1, 4, 64)}
+    assert gap[1].sum() > 2 * gap[4].sum() > 4 * gap[64].sum()
+    assert gap[1].max() > 0.02 and gap[64].abs().max() < 2e-3
+
+
 def test_dequantize_fills_each_bin_uniformly():
     torch.manual_seed(0)
     x = torch.randint(0, 4, (20_000, 3), dtype=torch.uint8)
