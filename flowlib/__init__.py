@@ -9,7 +9,8 @@ from .core import Bijector, Compose, Flow, Inverse
 from .coupling import Coupling, channel_mask, checkerboard, half_mask
 from .data import mnist
 from .datasets import dataset
-from .distributions import Beta, GaussianMixture, StandardLogistic, StandardNormal, StandardUniform
+from .distributions import (Beta, GaussianMixture, StandardLogistic, StandardNormal,
+                            StandardUniform)
 from .elementwise import Affine, LeakyReLU, MixtureCDF, NormalCDF, Sigmoid
 from .glow import ActNorm, Conv1x1, MultiScale, Squeeze
 from .notebook import run_times, show
@@ -29,5 +30,6 @@ __all__ = [
     "Coupling", "checkerboard", "channel_mask", "half_mask", "MLP", "ConvNet",
     "ActNorm", "Conv1x1", "Squeeze", "MultiScale",
     "fit", "capture", "budget", "mode", "device", "seed", "run_record",
-    "show", "run_times", "mnist", "dataset", "kl_divergence", "nll", "bits_per_dim", "dequantize", "seconds",
+    "show", "run_times", "mnist", "dataset",
+    "kl_divergence", "nll", "bits_per_dim", "dequantize", "seconds",
 ]

@@ -9,7 +9,8 @@ costs one pass; the inverse must go coordinate by coordinate, D passes.
 >>> made = flowlib.MADE(3, 2, hidden=(8,))
 >>> made(torch.randn(5, 3)).shape                     # (batch, coordinates, parameters)
 torch.Size([5, 3, 2])
->>> made.out.mask.int()[:, :4]   # rows: 2 outputs per coordinate; columns: hidden units of degree 1, 2, 1, 2
+>>> # rows: 2 outputs per coordinate; columns: hidden units of degree 1, 2, 1, 2
+>>> made.out.mask.int()[:, :4]
 tensor([[0, 0, 0, 0],
         [0, 0, 0, 0],
         [1, 0, 1, 0],
@@ -54,7 +55,8 @@ class MADE(nn.Module):
         super().__init__()
         order = torch.arange(features) if order is None else torch.as_tensor(order)
         if sorted(order.tolist()) != list(range(features)):
-            raise ValueError(f"order must be a permutation of 0..{features - 1}, got {order.tolist()}")
+            raise ValueError(f"order must be a permutation of 0..{features - 1}, "
+                             f"got {order.tolist()}")
         self.features, self.n_params = features, n_params
         self.register_buffer("order", order)
         position = torch.empty(features, dtype=torch.long)
@@ -65,7 +67,8 @@ class MADE(nn.Module):
         layers = []
         for d_in, d_out in zip(degrees[:-1], degrees[1:]):
             layers += [MaskedLinear(d_out[:, None] >= d_in[None, :]), nn.ReLU()]
-        d_last = position.repeat_interleave(n_params)       # each output keeps its coordinate's position
+        # each output keeps its coordinate's position
+        d_last = position.repeat_interleave(n_params)
         self.out = MaskedLinear(d_last[:, None] > degrees[-1][None, :])
         self.net = nn.Sequential(*layers, self.out)
         if zero_last:
@@ -80,7 +83,8 @@ class MADE(nn.Module):
 
 
 class Autoregressive(Bijector):
-    """An autoregressive flow layer on ``(batch, features)`` data with a pluggable scalar transform.
+    """An autoregressive flow layer on ``(batch, features)`` data with a pluggable
+    scalar transform.
 
     ``transform(x, params) -> (y, ladj)`` is a monotone scalar transform with
     ``n_params`` parameters per coordinate: ``scalar.affine`` with 2 makes a MAF
@@ -92,10 +96,12 @@ class Autoregressive(Bijector):
     MADE's last layer at zero, so the layer starts exactly at ``init`` (see ``MADE``).
     """
 
-    def __init__(self, features, transform=scalar.gaussian_mixture_cdf, n_params=15, init=None,
-                 hidden=(64, 64), order=None, bracket=(-100.0, 100.0), zero_last=True):
+    def __init__(self, features, transform=scalar.gaussian_mixture_cdf, n_params=15,
+                 init=None, hidden=(64, 64), order=None, bracket=(-100.0, 100.0),
+                 zero_last=True):
         super().__init__()
-        if init is None and transform in (scalar.gaussian_mixture_cdf, scalar.logistic_mixture_cdf):
+        if init is None and transform in (scalar.gaussian_mixture_cdf,
+                                          scalar.logistic_mixture_cdf):
             init = scalar.mixture_params(n_params // 3)
         self.transform, self.bracket = transform, bracket
         self.made = MADE(features, n_params, hidden, order, init, zero_last)

@@ -22,7 +22,8 @@ class Bijector(nn.Module):
     """An invertible map with a tractable log|det J|, from data to base."""
 
     def forward(self, x, context=None):
-        """Map data to base: return ``(z, ladj)`` with ``ladj`` of shape ``(batch,)``."""
+        """Map data to base: return ``(z, ladj)`` with ``ladj`` of shape
+        ``(batch,)``."""
         raise NotImplementedError
 
     def inverse(self, z, context=None):
@@ -95,10 +96,12 @@ class Flow(nn.Module):
     def _check(self, x):
         event = tuple(self.base.event_shape)
         if not torch.is_tensor(x) or not x.is_floating_point():
-            raise ValueError(f"expected a floating-point tensor of shape (batch, {_shape(event)}), "
+            raise ValueError(f"expected a floating-point tensor of shape "
+                             f"(batch, {_shape(event)}), "
                              f"got {type(x).__name__} {getattr(x, 'dtype', '')}")
         if tuple(x.shape[1:]) != event or x.dim() != len(event) + 1:
-            raise ValueError(f"expected x of shape (batch, {_shape(event)}), got {tuple(x.shape)}")
+            raise ValueError(f"expected x of shape (batch, {_shape(event)}), "
+                             f"got {tuple(x.shape)}")
 
     def log_prob(self, x, context=None):
         """Log-density of each sample in the batch ``x``: shape ``(batch,)``."""
@@ -107,7 +110,8 @@ class Flow(nn.Module):
         return self.base.log_prob(z) + ladj
 
     def sample(self, n, context=None):
-        """Draw ``n`` samples (differentiable; wrap in ``torch.no_grad()`` to just look)."""
+        """Draw ``n`` samples (differentiable; wrap in ``torch.no_grad()`` to just
+        look)."""
         return self.bijector.inverse(self.base.sample(n), context)[0]
 
     def sample_and_log_prob(self, n, context=None):

@@ -1,4 +1,5 @@
-"""Coupling flows: half of the input passes unchanged and sets the transform of the rest.
+"""Coupling flows: half of the input passes unchanged and sets the transform of the
+rest.
 
 A coupling layer splits the coordinates by a fixed 0/1 ``mask``: the masked part
 ``x_A`` passes through, and every other coordinate goes through a monotone scalar

@@ -30,7 +30,8 @@ class Base(nn.Module):
 
     def sample(self, n):
         """``n`` independent samples, shape ``(n, *event_shape)``."""
-        u = torch.rand(n, *self.event_shape, device=self._anchor.device, dtype=self._anchor.dtype)
+        u = torch.rand(n, *self.event_shape, device=self._anchor.device,
+                       dtype=self._anchor.dtype)
         return self.icdf(u)
 
     def extra_repr(self):
@@ -44,7 +45,8 @@ class StandardNormal(Base):
         return -0.5 * (z.square() + math.log(2 * math.pi))
 
     def sample(self, n):
-        return torch.randn(n, *self.event_shape, device=self._anchor.device, dtype=self._anchor.dtype)
+        return torch.randn(n, *self.event_shape, device=self._anchor.device,
+                           dtype=self._anchor.dtype)
 
 
 class StandardUniform(Base):
@@ -78,7 +80,8 @@ class Beta(Base):
 
     def log_density(self, z):
         inside = (z >= 0) & (z <= 1)
-        log_p = torch.distributions.Beta(self.a, self.b, validate_args=False).log_prob(z.clamp(0, 1))
+        log_p = torch.distributions.Beta(self.a, self.b,
+                                         validate_args=False).log_prob(z.clamp(0, 1))
         return torch.where(inside, log_p, -math.inf)
 
     def sample(self, n):
@@ -89,8 +92,9 @@ class Beta(Base):
 
 
 class GaussianMixture(nn.Module):
-    """A learnable mixture of K diagonal Gaussians on R^D: the classic density model, and the
-    baseline that flows are compared with. A sample is one of K stored means plus noise.
+    """A learnable mixture of K diagonal Gaussians on R^D: the classic density model,
+    and the baseline that flows are compared with. A sample is one of K stored means
+    plus noise.
 
     ``means`` (K, D) sets the initial means (default: standard normal draws).
     """
@@ -98,7 +102,8 @@ class GaussianMixture(nn.Module):
     def __init__(self, k, dim, means=None, scale=1.0):
         super().__init__()
         self.logits = nn.Parameter(torch.zeros(k))
-        self.means = nn.Parameter(torch.randn(k, dim) if means is None else means.detach().clone().float())
+        self.means = nn.Parameter(torch.randn(k, dim) if means is None
+                                  else means.detach().clone().float())
         self.log_scales = nn.Parameter(torch.full((k, dim), math.log(scale)))
 
     def log_prob(self, x):
@@ -111,7 +116,8 @@ class GaussianMixture(nn.Module):
 
     def sample(self, n):
         k = torch.multinomial(F.softmax(self.logits, -1), n, replacement=True)
-        return self.means[k] + torch.exp(self.log_scales[k]) * torch.randn_like(self.means[k])
+        return (self.means[k]
+                + torch.exp(self.log_scales[k]) * torch.randn_like(self.means[k]))
 
     def forward_kl(self, x):
         """Negative mean log-likelihood, the loss ``fit`` minimizes."""

@@ -39,8 +39,8 @@ class Affine(Bijector):
 
 
 class Sigmoid(Bijector):
-    """``z = (sigmoid(x) - eps) / (1 - 2 eps)``: the logistic sigmoid onto (0, 1), stretched
-    by ``eps`` so that its range also covers the edges of [0, 1].
+    """``z = (sigmoid(x) - eps) / (1 - 2 eps)``: the logistic sigmoid onto (0, 1),
+    stretched by ``eps`` so that its range also covers the edges of [0, 1].
 
     Its inverse, ``Sigmoid(eps).inv``, is the logit that takes data in [0, 1] to the
     real line: it squeezes the data into [eps, 1 - eps] first, so pixels at exactly 0
@@ -55,7 +55,8 @@ class Sigmoid(Bijector):
 
     def forward(self, x, context=None):
         ladj = F.logsigmoid(x) + F.logsigmoid(-x) - math.log1p(-2 * self.eps)
-        return (torch.sigmoid(x) - self.eps) / (1 - 2 * self.eps), ladj.flatten(1).sum(1)
+        return ((torch.sigmoid(x) - self.eps) / (1 - 2 * self.eps),
+                ladj.flatten(1).sum(1))
 
     def inverse(self, z, context=None):
         u = self.eps + (1 - 2 * self.eps) * z
@@ -64,8 +65,8 @@ class Sigmoid(Bijector):
 
 
 class NormalCDF(Bijector):
-    """``z = Phi(x)``, the standard normal CDF, onto (0, 1); ``NormalCDF().inv`` is the probit,
-    which turns a uniform variable into a standard normal one."""
+    """``z = Phi(x)``, the standard normal CDF, onto (0, 1); ``NormalCDF().inv`` is the
+    probit, which turns a uniform variable into a standard normal one."""
 
     def forward(self, x, context=None):
         ladj = -0.5 * x.square() - 0.5 * math.log(2 * math.pi)
@@ -77,8 +78,9 @@ class NormalCDF(Bijector):
 
 
 class LeakyReLU(Bijector):
-    """``z = x`` for ``x > 0`` and ``slope * x`` otherwise: invertible for any ``slope > 0``,
-    unlike the plain ReLU, which sends the whole negative half-line to 0."""
+    """``z = x`` for ``x > 0`` and ``slope * x`` otherwise: invertible for any
+    ``slope > 0``, unlike the plain ReLU, which sends the whole negative half-line to
+    0."""
 
     def __init__(self, slope=0.1):
         super().__init__()
@@ -96,20 +98,25 @@ class LeakyReLU(Bijector):
 
 
 class MixtureCDF(Bijector):
-    """Each coordinate through the CDF of its own learned K-component mixture, onto (0, 1).
+    """Each coordinate through the CDF of its own learned K-component mixture, onto
+    (0, 1).
 
     ``component`` is ``"gaussian"`` or ``"logistic"``; the parameters (logits, means,
     log-scales) are free, one set per coordinate of the event. The inverse has no
     closed form and is found by bisection to ``tol`` (see ``scalar.bisect``).
     """
 
-    def __init__(self, *event_shape, k=5, component="gaussian", tol=None, max_iter=100):
+    def __init__(self, *event_shape, k=5, component="gaussian", tol=None,
+                 max_iter=100):
         super().__init__()
-        transforms = {"gaussian": scalar.gaussian_mixture_cdf, "logistic": scalar.logistic_mixture_cdf}
+        transforms = {"gaussian": scalar.gaussian_mixture_cdf,
+                      "logistic": scalar.logistic_mixture_cdf}
         if component not in transforms:
-            raise ValueError(f"component must be one of {sorted(transforms)}, got {component!r}")
+            raise ValueError(f"component must be one of {sorted(transforms)}, "
+                             f"got {component!r}")
         self.transform, self.tol, self.max_iter = transforms[component], tol, max_iter
-        self.params = nn.Parameter(scalar.mixture_params(k).expand(*event_shape, 3 * k).clone())
+        self.params = nn.Parameter(scalar.mixture_params(k).expand(*event_shape,
+                                                                   3 * k).clone())
 
     def forward(self, x, context=None):
         z, ladj = self.transform(x, self.params)
@@ -117,7 +124,8 @@ class MixtureCDF(Bijector):
 
     def inverse(self, z, context=None):
         _, loc, log_scale = self.params.detach().chunk(3, dim=-1)
-        reach = 40 * scalar.soft_clamp(log_scale).exp().amax(-1)  # beyond every component's tail
+        # beyond every component's tail
+        reach = 40 * scalar.soft_clamp(log_scale).exp().amax(-1)
         x, ladj = scalar.invert(self.transform, z, self.params, loc.amin(-1) - reach,
                                 loc.amax(-1) + reach, self.tol, self.max_iter)
         return x, ladj.flatten(1).sum(1)

@@ -20,8 +20,9 @@ from .linear import LinearLU
 
 
 class ActNorm(Bijector):
-    """``z = (x - loc) * exp(-log_scale)`` with one ``loc`` and ``log_scale`` per channel
-    (Glow's activation normalization), for images or, with ``ActNorm(D)``, vectors.
+    """``z = (x - loc) * exp(-log_scale)`` with one ``loc`` and ``log_scale`` per
+    channel (Glow's activation normalization), for images or, with ``ActNorm(D)``,
+    vectors.
 
     The first batch it sees sets them so that its output has zero mean and unit
     variance per channel (a data-dependent initialization); ``initialized`` is a buffer,
@@ -55,7 +56,8 @@ class ActNorm(Bijector):
         return z, (-self._ladj(x)).expand(x.shape[0])
 
     def inverse(self, z, context=None):
-        return self.loc + torch.exp(self.log_scale) * z, self._ladj(z).expand(z.shape[0])
+        return (self.loc + torch.exp(self.log_scale) * z,
+                self._ladj(z).expand(z.shape[0]))
 
     def _load_from_state_dict(self, *args, **kwargs):
         super()._load_from_state_dict(*args, **kwargs)
@@ -112,7 +114,8 @@ class MultiScale(Bijector):
     def __init__(self, shape, levels):
         super().__init__()
         c, h, w = shape
-        self.shape, self.levels, self.squeeze = tuple(shape), nn.ModuleList(levels), Squeeze()
+        self.shape, self.levels, self.squeeze = (tuple(shape), nn.ModuleList(levels),
+                                                 Squeeze())
         self.shapes = []                                  # each scale's squeezed shape
         for k in range(len(levels)):
             c, h, w = 4 * c, h // 2, w // 2

@@ -25,7 +25,8 @@ class Permutation(Bijector):
         super().__init__()
         order = torch.as_tensor(order)
         if sorted(order.tolist()) != list(range(len(order))):
-            raise ValueError(f"order must be a permutation of 0..{len(order) - 1}, got {order.tolist()}")
+            raise ValueError(f"order must be a permutation of 0..{len(order) - 1}, "
+                             f"got {order.tolist()}")
         self.register_buffer("order", order)
         self.register_buffer("undo", torch.argsort(order))
 
@@ -37,13 +38,15 @@ class Permutation(Bijector):
 
 
 class Reverse(Permutation):
-    """``z = x`` with its ``features`` coordinates (or image channels) in reverse order."""
+    """``z = x`` with its ``features`` coordinates (or image channels) in reverse
+    order."""
 
     def __init__(self, features):
         super().__init__(torch.arange(features - 1, -1, -1))
 
     def forward(self, x, context=None):
-        return x.flip(1), x.new_zeros(x.shape[0])   # a flip is cheaper than a gather, backward too
+        # a flip is cheaper than a gather, backward too
+        return x.flip(1), x.new_zeros(x.shape[0])
 
     def inverse(self, z, context=None):
         return self.forward(z)

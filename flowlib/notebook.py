@@ -17,7 +17,8 @@ RUN_TIMES = Path(__file__).with_name("run_times.json")
 
 
 def show(obj):
-    """The source of a flowlib class, function or method, as a highlighted code block."""
+    """The source of a flowlib class, function or method, as a highlighted code
+    block."""
     try:
         source = inspect.getsource(obj)
     except (TypeError, OSError) as e:
@@ -52,7 +53,8 @@ def run_times(chapter):
     if times is None:
         return Markdown(f"No stored run of `{chapter}` has been timed yet.")
     if times["device"] != "cpu":
-        raise ValueError(f"the stored runs of {chapter} were made on {times['device']}; "
+        raise ValueError(f"the stored runs of {chapter} were made on "
+                         f"{times['device']}; "
                          "the book's are CPU runs (scripts/run_chapters.py)")
     return Markdown(
         f"**Time to run.** The outputs on this page come from a full run that took "

@@ -1,4 +1,5 @@
-"""Plots of 2-D densities, samples, latent spaces and conditionals, on a common grid.
+"""Plots of 2-D densities, samples, latent spaces and conditionals, on a common
+grid.
 
 Each helper draws into a matplotlib ``ax`` that you pass, so a chapter lays out its
 own figures; ``span`` is the ``(low, high)`` range of both axes.
@@ -10,7 +11,8 @@ import torch
 
 
 def grid(span, n=200):
-    """An ``n`` by ``n`` grid of points over ``span`` squared, shape ``(n * n, 2)``, rows varying in y."""
+    """An ``n`` by ``n`` grid of points over ``span`` squared, shape ``(n * n, 2)``,
+    rows varying in y."""
     axis = torch.linspace(*span, n)
     yy, xx = torch.meshgrid(axis, axis, indexing="ij")
     return torch.stack([xx.flatten(), yy.flatten()], 1)
@@ -18,32 +20,38 @@ def grid(span, n=200):
 
 @torch.no_grad()
 def density(ax, log_prob, span, n=200, title=None, device=None):
-    """Heat map of ``exp(log_prob(x))`` over the grid; returns the values, shape ``(n, n)``."""
+    """Heat map of ``exp(log_prob(x))`` over the grid; returns the values, shape
+    ``(n, n)``."""
     points = grid(span, n)
-    values = torch.cat([log_prob(p.to(device) if device else p).exp().cpu() for p in points.split(8192)])
+    values = torch.cat([log_prob(p.to(device) if device else p).exp().cpu()
+                        for p in points.split(8192)])
     values = torch.nan_to_num(values).view(n, n)
-    ax.imshow(values.numpy(), origin="lower", extent=(*span, *span), cmap="viridis", aspect="equal")
+    ax.imshow(values.numpy(), origin="lower", extent=(*span, *span), cmap="viridis",
+              aspect="equal")
     ax.set(title=title, xticks=[], yticks=[])
     return values
 
 
 def points(ax, x, span, title=None, bins=120):
-    """A 2-D histogram of the points ``x``: readable for tens of thousands of samples."""
+    """A 2-D histogram of the points ``x``: readable for tens of thousands of
+    samples."""
     x = x.detach().cpu()
-    ax.hist2d(x[:, 0].numpy(), x[:, 1].numpy(), bins=bins, range=[span, span], cmap="viridis")
+    ax.hist2d(x[:, 0].numpy(), x[:, 1].numpy(), bins=bins, range=[span, span],
+              cmap="viridis")
     ax.set(title=title, xticks=[], yticks=[], aspect="equal")
 
 
 @torch.no_grad()
-def conditionals(ax, bijector, span, given=0, values=(-1.5, -0.5, 0.25), n=300, title=None,
-                 device=None):
-    """The learned map of one coordinate while the other is held at each of ``values``.
+def conditionals(ax, bijector, span, given=0, values=(-1.5, -0.5, 0.25), n=300,
+                 title=None, device=None):
+    """The learned map of one coordinate while the other is held at each of
+    ``values``.
 
-    For an autoregressive flow with uniform base this is the conditional CDF of the second
-    coordinate given the first (``given=0``). The default ``values`` avoid the integers,
-    where the checkerboard's cells have their edges (a cut along an edge shows no steps),
-    and are not symmetric about 0, so that on data symmetric under ``x -> -x`` no two
-    curves coincide.
+    For an autoregressive flow with uniform base this is the conditional CDF of the
+    second coordinate given the first (``given=0``). The default ``values`` avoid the
+    integers, where the checkerboard's cells have their edges (a cut along an edge shows
+    no steps), and are not symmetric about 0, so that on data symmetric under
+    ``x -> -x`` no two curves coincide.
     """
     other = 1 - given
     axis = torch.linspace(*span, n)
@@ -57,8 +65,9 @@ def conditionals(ax, bijector, span, given=0, values=(-1.5, -0.5, 0.25), n=300, 
 
 
 def network(ax, masks, title=None):
-    """Draw a masked network: one row of units per layer (inputs at the bottom), and a line
-    for every weight that its 0/1 mask keeps. ``masks`` lists the masks, each ``(out, in)``."""
+    """Draw a masked network: one row of units per layer (inputs at the bottom), and a
+    line for every weight that its 0/1 mask keeps. ``masks`` lists the masks, each
+    ``(out, in)``."""
     sizes = [masks[0].shape[1]] + [m.shape[0] for m in masks]
     place = lambda layer, k: ((k + 0.5) / sizes[layer], layer)
     for layer, mask in enumerate(masks):
@@ -69,7 +78,8 @@ def network(ax, masks, title=None):
         ax.scatter([place(layer, k)[0] for k in range(size)], [layer] * size, s=120,
                    color="C1" if layer in (0, len(sizes) - 1) else "C0", zorder=2)
     ax.set(title=title, xticks=[], yticks=range(len(sizes)),
-           yticklabels=["inputs"] + [f"hidden {k}" for k in range(1, len(sizes) - 1)] + ["outputs"])
+           yticklabels=["inputs"] + [f"hidden {k}" for k in range(1, len(sizes) - 1)]
+                       + ["outputs"])
     ax.set_frame_on(False)
 
 
@@ -91,8 +101,8 @@ def animation(movie, fps=4):
     works offline: the control icons are characters instead of a font fetched from a
     CDN, so the buttons show on a static page without network."""
     from IPython.display import HTML
-    html = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">', "",
-                  movie.to_jshtml(fps=fps))
+    html = re.sub(r'<link rel="stylesheet"\s+href="https?://[^"]*font-awesome[^"]*">',
+                  "", movie.to_jshtml(fps=fps))
     for icon, text in _CONTROLS.items():
         html = html.replace(icon, text)
     if "fa fa-" in html or "https://" in html:

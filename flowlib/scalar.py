@@ -106,16 +106,20 @@ def gaussian_mixture_cdf(x, params):
 
     ``params[..., 3K]`` holds the K mixture logits, the K means and the K log-scales.
     """
-    return _mixture_cdf(x, params, torch.special.ndtr, lambda t: -0.5 * t.square() - 0.5 * math.log(2 * math.pi))
+    return _mixture_cdf(x, params, torch.special.ndtr,
+                        lambda t: -0.5 * t.square() - 0.5 * math.log(2 * math.pi))
 
 
 def logistic_mixture_cdf(x, params):
-    """The CDF of a mixture of K logistics; ``params`` as in ``gaussian_mixture_cdf``."""
-    return _mixture_cdf(x, params, torch.sigmoid, lambda t: F.logsigmoid(t) + F.logsigmoid(-t))
+    """The CDF of a mixture of K logistics; ``params`` as in
+    ``gaussian_mixture_cdf``."""
+    return _mixture_cdf(x, params, torch.sigmoid,
+                        lambda t: F.logsigmoid(t) + F.logsigmoid(-t))
 
 
 class NotConverged(UserWarning):
-    """An iterative inverse stopped at its iteration cap before reaching its tolerance."""
+    """An iterative inverse stopped at its iteration cap before reaching its
+    tolerance."""
 
 
 def bisect(f, y, lo, hi, tol=None, max_iter=100):
@@ -150,8 +154,8 @@ def bisect(f, y, lo, hi, tol=None, max_iter=100):
 
 
 def invert(transform, y, params, lo, hi, tol=None, max_iter=100):
-    """Invert a monotone scalar transform: ``x`` with ``transform(x, params)[0] = y``, and
-    the log-derivative of the inverse map, ``-ladj(x)``.
+    """Invert a monotone scalar transform: ``x`` with ``transform(x, params)[0] = y``,
+    and the log-derivative of the inverse map, ``-ladj(x)``.
 
     A transform with a closed-form ``inverse`` uses it (no bracket needed). Otherwise
     bisection finds ``x`` without gradients; a correction whose value is zero then

@@ -29,31 +29,42 @@ from .nets import MLP, ConvNet
 
 
 def check_bijector(bijector, x, context=None, atol=1e-7):
-    """Assert that ``bijector`` is a correct bijector at the batch ``x`` (checked in float64)."""
+    """Assert that ``bijector`` is a correct bijector at the batch ``x`` (checked in
+    float64)."""
     b = copy.deepcopy(bijector).double()
     x = x.double()
-    context = context.double() if context is not None and context.is_floating_point() else context
+    context = (context.double() if context is not None and context.is_floating_point()
+               else context)
 
     z, ladj = b(x, context)
-    _expect(z.dtype == ladj.dtype == torch.float64, f"forward returns dtypes {z.dtype}, {ladj.dtype}, not float64")
+    _expect(z.dtype == ladj.dtype == torch.float64,
+            f"forward returns dtypes {z.dtype}, {ladj.dtype}, not float64")
     _expect(z.shape[0] == x.shape[0] and z.numel() == x.numel(),
-            f"forward maps shape {tuple(x.shape)} to {tuple(z.shape)}: the batch or the size changed")
-    _expect(ladj.shape == (x.shape[0],), f"forward's ladj has shape {tuple(ladj.shape)}, not ({x.shape[0]},)")
+            f"forward maps shape {tuple(x.shape)} to {tuple(z.shape)}: "
+            "the batch or the size changed")
+    _expect(ladj.shape == (x.shape[0],),
+            f"forward's ladj has shape {tuple(ladj.shape)}, not ({x.shape[0]},)")
 
     x_back, ladj_inv = b.inverse(z, context)
-    _expect(x_back.dtype == ladj_inv.dtype == torch.float64, f"inverse returns dtypes {x_back.dtype}, {ladj_inv.dtype}")
-    _expect(x_back.shape == x.shape, f"inverse returns shape {tuple(x_back.shape)}, not {tuple(x.shape)}")
+    _expect(x_back.dtype == ladj_inv.dtype == torch.float64,
+            f"inverse returns dtypes {x_back.dtype}, {ladj_inv.dtype}")
+    _expect(x_back.shape == x.shape,
+            f"inverse returns shape {tuple(x_back.shape)}, not {tuple(x.shape)}")
     _close(x_back, x, atol, "round trip x -> z -> x")
     _close(b(x_back, context)[0], z, atol, "round trip z -> x -> z")
-    _close(ladj + ladj_inv, torch.zeros_like(ladj), atol, "ladj(forward) + ladj(inverse)")
+    _close(ladj + ladj_inv, torch.zeros_like(ladj), atol,
+           "ladj(forward) + ladj(inverse)")
 
     for i in range(len(x)):
         ctx = None if context is None else context[i:i + 1]
-        for direction, fn, point, claimed in (("forward", b.forward, x, ladj), ("inverse", b.inverse, z, ladj_inv)):
+        for direction, fn, point, claimed in (("forward", b.forward, x, ladj),
+                                              ("inverse", b.inverse, z, ladj_inv)):
             shape = point[i:i + 1].shape
-            J = jacobian(lambda v: fn(v.view(shape), ctx)[0].flatten(), point[i].flatten())
+            J = jacobian(lambda v: fn(v.view(shape), ctx)[0].flatten(),
+                         point[i].flatten())
             _close(claimed[i], torch.linalg.slogdet(J).logabsdet, atol * 100,
-                   f"{direction} ladj of sample {i} against log|det| of the autograd Jacobian")
+                   f"{direction} ladj of sample {i} against log|det| of the autograd "
+                   "Jacobian")
 
     x = x.clone().requires_grad_()
     z, ladj = b(x, context)
@@ -61,19 +72,22 @@ def check_bijector(bijector, x, context=None, atol=1e-7):
     (z.square().sum() + ladj.sum() + x_back.square().sum() + ladj_inv.sum()).backward()
     for name, p in [("the input x", x), *b.named_parameters()]:
         _expect(p.grad is not None, f"parameter {name} gets no gradient")
-        _expect(torch.isfinite(p.grad).all(), f"parameter {name} has a non-finite gradient")
+        _expect(torch.isfinite(p.grad).all(),
+                f"parameter {name} has a non-finite gradient")
 
 
 def check_identity(bijector, x, context=None, atol=1e-7):
-    """Assert that ``bijector`` is the identity at ``x`` (as designed at initialization)."""
+    """Assert that ``bijector`` is the identity at ``x`` (as designed at
+    initialization)."""
     z, ladj = bijector.double()(x.double(), context)
     _close(z, x.double(), atol, "identity at initialization: z = x")
     _close(ladj, torch.zeros_like(ladj), atol, "identity at initialization: ladj = 0")
 
 
 def randomize(module, scale=0.5, generator=None):
-    """Replace every parameter of ``module`` by Gaussian noise of std ``scale`` (in place), so
-    that tests see a bijector away from its (often identity) initialization; returns it."""
+    """Replace every parameter of ``module`` by Gaussian noise of std ``scale`` (in
+    place), so that tests see a bijector away from its (often identity)
+    initialization; returns it."""
     with torch.no_grad():
         for p in module.parameters():
             p.copy_(scale * torch.randn(p.shape, generator=generator, dtype=p.dtype))
@@ -81,7 +95,8 @@ def randomize(module, scale=0.5, generator=None):
 
 
 def examples():
-    """Yield ``(name, bijector, x)``: every exported bijector, randomized, with a valid batch."""
+    """Yield ``(name, bijector, x)``: every exported bijector, randomized, with a valid
+    batch."""
     g = torch.Generator().manual_seed(0)
 
     def randn(*shape):
@@ -90,7 +105,8 @@ def examples():
     def randomized(b, scale=0.5):
         return randomize(b, scale, generator=g)
 
-    unit = 0.01 + 0.98 * torch.rand(4, 3, generator=g)  # inside (0, 1), away from the edges
+    # inside (0, 1), away from the edges
+    unit = 0.01 + 0.98 * torch.rand(4, 3, generator=g)
     yield "Affine", randomized(Affine(3)), randn(4, 3)
     yield "Affine on images", randomized(Affine(1, 3, 3)), randn(2, 1, 3, 3)
     yield "Sigmoid", Sigmoid(), 2 * randn(4, 3)
@@ -99,14 +115,21 @@ def examples():
     yield "NormalCDF", NormalCDF(), 2 * randn(4, 3)
     yield "LeakyReLU", LeakyReLU(0.2), randn(4, 3)
     yield "MixtureCDF", randomized(MixtureCDF(3, k=4)), 2 * randn(4, 3)
-    yield "MixtureCDF logistic", randomized(MixtureCDF(2, k=3, component="logistic")), 2 * randn(4, 2)
+    yield "MixtureCDF logistic", randomized(
+        MixtureCDF(2, k=3, component="logistic")), 2 * randn(4, 2)
     yield "Inverse(MixtureCDF)", Inverse(randomized(MixtureCDF(3, k=4))), unit
-    yield "Autoregressive", randomized(Autoregressive(3, n_params=9, hidden=(16,))), 2 * randn(4, 3)
-    yield "Autoregressive, reversed order", randomized(Autoregressive(2, n_params=6, hidden=(8, 8), order=[1, 0])), randn(4, 2)
-    yield "Autoregressive affine", randomized(Autoregressive(4, scalar.affine, 2, hidden=(16,), order=[2, 0, 3, 1])), randn(4, 4)
+    yield "Autoregressive", randomized(
+        Autoregressive(3, n_params=9, hidden=(16,))), 2 * randn(4, 3)
+    yield "Autoregressive, reversed order", randomized(
+        Autoregressive(2, n_params=6, hidden=(8, 8), order=[1, 0])), randn(4, 2)
+    yield "Autoregressive affine", randomized(
+        Autoregressive(4, scalar.affine, 2, hidden=(16,), order=[2, 0, 3, 1])), \
+        randn(4, 4)
     yield "MAF", randomized(MAF(3, layers=2, hidden=(8,))), randn(4, 3)
-    yield "IAF = Inverse(MAF)", randomized(MAF(3, layers=2, hidden=(8,))).inv, randn(4, 3)
-    yield "Sigmoid(eps).inv at the edges", Sigmoid(0.05).inv, torch.cat([unit, torch.tensor([[0.0, 1.0, 0.5]])])
+    yield "IAF = Inverse(MAF)", randomized(MAF(3, layers=2, hidden=(8,))).inv, \
+        randn(4, 3)
+    yield "Sigmoid(eps).inv at the edges", Sigmoid(0.05).inv, \
+        torch.cat([unit, torch.tensor([[0.0, 1.0, 0.5]])])
     yield "Permutation", Permutation([2, 0, 1]), randn(4, 3)
     yield "Reverse", Reverse(3), randn(4, 3)
     yield "Permutation of image channels", Permutation([2, 0, 3, 1]), randn(2, 4, 3, 3)
@@ -114,13 +137,16 @@ def examples():
     yield "LinearLU", randomized(LinearLU(3)), randn(4, 3)
     rotation = torch.linalg.qr(randn(3, 3))[0]   # Glow's start: P and signs not trivial
     yield "LinearLU from a rotation", randomized(LinearLU(3, rotation)), randn(4, 3)
-    yield "Inverse(Autoregressive)", Inverse(randomized(Autoregressive(3, n_params=9, hidden=(16,)))), unit
+    yield "Inverse(Autoregressive)", Inverse(randomized(
+        Autoregressive(3, n_params=9, hidden=(16,)))), unit
     yield "Coupling, affine (RealNVP)", randomized(
         Coupling(checkerboard((4,)), MLP(4, 8, (16,)))), randn(4, 4)
     yield "Coupling, additive (NICE)", randomized(
-        Coupling(checkerboard((4,), 1), MLP(4, 4, (16,)), scalar.additive, 1)), randn(4, 4)
+        Coupling(checkerboard((4,), 1), MLP(4, 4, (16,)), scalar.additive, 1)), \
+        randn(4, 4)
     yield "Coupling, mixture CDF", randomized(Coupling(
-        checkerboard((3,)), MLP(3, 27, (16,)), scalar.gaussian_mixture_cdf, 9)), randn(4, 3)
+        checkerboard((3,)), MLP(3, 27, (16,)), scalar.gaussian_mixture_cdf, 9)), \
+        randn(4, 3)
     yield "Coupling on images, checkerboard", randomized(
         Coupling(checkerboard((2, 4, 4)), ConvNet(2, 4, hidden=8))), randn(2, 2, 4, 4)
     yield "Coupling on images, channels", randomized(
@@ -129,9 +155,11 @@ def examples():
         channel_mask((4, 2, 2)), ConvNet(4, 8, hidden=8), scalar.contracting_affine)), \
         randn(2, 4, 2, 2)
     yield "Coupling on images, bfloat16 conditioner", randomized(
-        Coupling(channel_mask((4, 2, 2), 1), ConvNet(4, 8, hidden=8, bf16=True))), randn(2, 4, 2, 2)
+        Coupling(channel_mask((4, 2, 2), 1), ConvNet(4, 8, hidden=8, bf16=True))), \
+        randn(2, 4, 2, 2)
     yield "ActNorm on images", randomized(_initialized(ActNorm(3))), randn(2, 3, 4, 4)
-    yield "ActNorm on vectors", randomized(_initialized(ActNorm(3, image=False))), randn(4, 3)
+    yield "ActNorm on vectors", randomized(_initialized(ActNorm(3, image=False))), \
+        randn(4, 3)
     yield "Conv1x1", randomized(Conv1x1(3)), randn(2, 3, 4, 4)
     yield "Squeeze", Squeeze(), randn(2, 2, 4, 4)
     level = lambda c, h, w: Compose(_initialized(ActNorm(c)), Conv1x1(c), Coupling(

@@ -15,7 +15,8 @@ code path. Two environment variables choose:
 
 >>> import torch, flowlib
 >>> flow = flowlib.Flow(flowlib.Affine(1), flowlib.StandardNormal(1))
->>> history = flowlib.fit(flow, 3 + 2 * torch.randn(1000, 1), steps=300, lr=0.05, progress=False)
+>>> history = flowlib.fit(flow, 3 + 2 * torch.randn(1000, 1), steps=300, lr=0.05,
+...                       progress=False)
 >>> round(flow.bijector.loc.item()), round(flow.bijector.log_scale.exp().item())
 (3, 2)
 """
@@ -92,8 +93,9 @@ def run_record():
     }
 
 
-def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule="cosine",
-        clip=10.0, evaluate=None, eval_every=None, log_every=None, progress=True, compile=None):
+def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3,
+        schedule="cosine", clip=10.0, evaluate=None, eval_every=None, log_every=None,
+        progress=True, compile=None):
     """Train ``model`` with Adam for ``steps`` steps and return the history.
 
     ``data`` is a tensor (or a tuple of tensors of equal length, such as
@@ -106,9 +108,9 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
     gradients are clipped to norm ``clip``. ``evaluate(model)`` runs without
     gradients every ``eval_every`` steps and at the end; its value (a number or a
     dict) is recorded. ``eval_every`` may also be a collection of steps, such as a
-    log-spaced schedule; step 0 there means before training. The loop reads the loss back to the host only every
-    ``log_every`` steps, and stops with ``FloatingPointError`` naming the first
-    step whose loss was not finite.
+    log-spaced schedule; step 0 there means before training. The loop reads the loss
+    back to the host only every ``log_every`` steps, and stops with
+    ``FloatingPointError`` naming the first step whose loss was not finite.
 
     ``compile=True`` hands the loss, its backward pass included, to ``torch.compile``,
     which fuses the many small operations of a flow into a few kernels. Compiling
@@ -125,7 +127,8 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
     the book's stored runs, it prints one finished text bar instead, which a static page
     shows without any JavaScript.
 
-    Returns ``{"step": [...], "loss": [...], "eval": [(step, value), ...], "seconds": t}``,
+    Returns
+    ``{"step": [...], "loss": [...], "eval": [(step, value), ...], "seconds": t}``,
     where each loss is the mean over the ``log_every`` steps before ``step``.
     """
     if steps < 1:
@@ -137,7 +140,8 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
     tensors = _check_data(data, dev)
     if loss is None:
         if tensors is None:
-            raise ValueError("fit needs data, or a loss(model, None) that draws its own samples")
+            raise ValueError("fit needs data, or a loss(model, None) that draws its "
+                             "own samples")
         loss = lambda m, batch: m.forward_kl(*batch)
     if schedule not in ("cosine", "constant"):
         raise ValueError(f"schedule must be 'cosine' or 'constant', got {schedule!r}")
@@ -147,7 +151,8 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
     else:
         eval_at = {int(s) for s in eval_every}
         if not all(0 <= s <= steps for s in eval_at):
-            raise ValueError(f"eval_every's steps must lie in 0..{steps}, got {sorted(eval_at)}")
+            raise ValueError(f"eval_every's steps must lie in 0..{steps}, "
+                             f"got {sorted(eval_at)}")
     eval_at.add(steps)
 
     if compile is None:
@@ -160,7 +165,8 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
         except Exception as error:
             _compile_broke("torch.compile", error)
     opt = torch.optim.Adam(params, lr=lr, fused=_fusable(params))
-    decay = (lambda s: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * s / steps))) if schedule == "cosine" else (lambda s: 1.0)
+    decay = ((lambda s: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * s / steps)))
+             if schedule == "cosine" else (lambda s: 1.0))
     sched = torch.optim.lr_scheduler.LambdaLR(opt, decay)
 
     def gradients(batch, objective):
@@ -200,7 +206,8 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
             else:
                 try:
                     value = gradients(batch, objective)
-                except Exception as error:  # the compiler's failure must not end the run
+                except Exception as error:
+                    # the compiler's failure must not end the run
                     _compile_broke(f"the compiled step {i}", error)
                     objective = None
                 if objective is None:  # repeat the step eagerly, outside the except
@@ -208,14 +215,16 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3, schedule
                     value = gradients(batch, loss)
             update()
             running += value
-            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(value), i, first_bad)
+            first_bad = torch.where((first_bad < 0) & ~torch.isfinite(value), i,
+                                    first_bad)
             since += 1
             if i % log_every == 0 or i == steps:
                 if first_bad.item() >= 0:  # one host sync per log interval
                     raise FloatingPointError(
-                        f"the loss was not finite (nan or inf) at step {first_bad.item()} of {steps}; "
-                        "the run was stopped there. Try a lower learning rate (lr), a tighter "
-                        "gradient clip, or check that the data and the model's inputs are finite.")
+                        f"the loss was not finite (nan or inf) at step "
+                        f"{first_bad.item()} of {steps}; the run was stopped there. "
+                        "Try a lower learning rate (lr), a tighter gradient clip, or "
+                        "check that the data and the model's inputs are finite.")
                 history["step"].append(i)
                 history["loss"].append(running.item() / since)
                 bar.set_postfix(loss=f"{history['loss'][-1]:.4f}")
@@ -269,7 +278,8 @@ def capture(fn, *args):
 
     def replay(*new):
         if [a.shape for a in new] != [a.shape for a in static]:
-            raise ValueError(f"captured for inputs of shapes {[tuple(a.shape) for a in static]}, "
+            raise ValueError(f"captured for inputs of shapes "
+                             f"{[tuple(a.shape) for a in static]}, "
                              f"got {[tuple(a.shape) for a in new]}")
         for s, a in zip(static, new):
             s.copy_(a)
@@ -346,14 +356,16 @@ def _check_data(data, dev):
         if not torch.is_tensor(t):
             raise ValueError(f"data[{k}] must be a tensor, got {type(t).__name__}")
         if t.dim() == 0 or len(t) != len(tensors[0]):
-            raise ValueError(f"data tensors must share their first (sample) dimension, got shapes "
-                             f"{[tuple(s.shape) for s in tensors]}")
+            raise ValueError(f"data tensors must share their first (sample) dimension, "
+                             f"got shapes {[tuple(s.shape) for s in tensors]}")
         if t.is_floating_point():
-            bad = ~torch.isfinite(t).flatten(1).all(1) if t.dim() > 1 else ~torch.isfinite(t)
+            bad = (~torch.isfinite(t).flatten(1).all(1) if t.dim() > 1
+                   else ~torch.isfinite(t))
             if bad.any():
                 rows = bad.nonzero().flatten()[:5].tolist()
-                raise ValueError(f"data[{k}] holds NaN or infinite values ({int(bad.sum())} samples, "
-                                 f"first at rows {rows}); clean or drop them before training")
+                raise ValueError(f"data[{k}] holds NaN or infinite values "
+                                 f"({int(bad.sum())} samples, first at rows {rows}); "
+                                 "clean or drop them before training")
     if len(tensors[0]) == 0:
         raise ValueError("data is empty")
     return tuple(t.to(dev) for t in tensors)

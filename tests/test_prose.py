@@ -111,6 +111,23 @@ def test_code_cells_fit_the_page(md):
                        f"characters, the first: {found[0]!r}" if found else "")
 
 
+# Library lines that chapters 1 and 3 display with ``flowlib.show`` (inside bisect,
+# _mixture_cdf, GaussianMixture.log_prob, MaskedConv2d.__init__, LinearLU): their
+# stored outputs show these lines as they are, so they wait for those chapters' next
+# full run.
+DISPLAYED_LONG = {"autoregressive.py": 3, "distributions.py": 2, "linear.py": 2,
+                  "scalar.py": 5}
+
+
+def test_library_lines_fit_the_page():
+    found = {}
+    for path in sorted((ROOT / "flowlib").glob("*.py")):
+        lines = path.read_text().splitlines()
+        found[path.name] = sum(len(line) > MAX_CODE_LINE for line in lines)
+    over = {name: n for name, n in found.items() if n > DISPLAYED_LONG.get(name, 0)}
+    assert not over, f"flowlib lines over {MAX_CODE_LINE} characters, by file: {over}"
+
+
 # The checks themselves, on planted violations: each must catch what it is for.
 
 @pytest.mark.parametrize("text, expected", [
