@@ -8,6 +8,8 @@ from .autoregressive import MADE, MAF, Autoregressive, MaskedConv2d, MaskedLinea
 from .core import Bijector, Compose, Flow, Inverse
 from .coupling import Coupling, channel_mask, checkerboard, half_mask
 from .data import mnist
+from .dequantization import (Dequantized, Variational, bits_per_dim, dequantize,
+                             log_bound)
 from .datasets import dataset
 from .distributions import (Beta, GaussianMixture, StandardLogistic, StandardNormal,
                             StandardUniform)
@@ -15,8 +17,8 @@ from .elementwise import Affine, LeakyReLU, MixtureCDF, NormalCDF, Sigmoid
 from .glow import ActNorm, Conv1x1, MultiScale, Squeeze
 from .notebook import run_times, show
 from .linear import LinearLU, Permutation, Reverse
-from .metrics import bits_per_dim, dequantize, kl_divergence, nll, seconds
-from .nets import MLP, ConvNet
+from .metrics import kl_divergence, nll, seconds
+from .nets import MLP, ConvNet, WithContext
 from .train import budget, capture, device, fit, mode, run_record, seed
 
 __version__ = "0.1.0"
@@ -27,9 +29,11 @@ __all__ = [
     "Affine", "Sigmoid", "NormalCDF", "LeakyReLU", "MixtureCDF",
     "MaskedLinear", "MADE", "Autoregressive", "MAF", "MaskedConv2d",
     "Permutation", "Reverse", "LinearLU",
-    "Coupling", "checkerboard", "channel_mask", "half_mask", "MLP", "ConvNet",
+    "Coupling", "checkerboard", "channel_mask", "half_mask",
+    "MLP", "ConvNet", "WithContext",
     "ActNorm", "Conv1x1", "Squeeze", "MultiScale",
     "fit", "capture", "budget", "mode", "device", "seed", "run_record",
     "show", "run_times", "mnist", "dataset",
-    "kl_divergence", "nll", "bits_per_dim", "dequantize", "seconds",
+    "kl_divergence", "nll", "seconds",
+    "bits_per_dim", "dequantize", "log_bound", "Dequantized", "Variational",
 ]

@@ -44,40 +44,6 @@ def nll(model, x):
     return -_log_prob(model, x).mean().item()
 
 
-@torch.no_grad()
-def bits_per_dim(model, x, levels=256, per_sample=False, samples=1):
-    """An upper bound on the bits per dimension of discrete data under a continuous
-    model.
-
-    ``x`` holds integers in ``0..levels-1``; the model is a density on ``[0, 1)^D``,
-    evaluated at the dequantized ``y = (x + u) / levels`` with ``u ~ U[0, 1)^D``. As
-    ``P(x) >= levels^-D exp(E_u log p(y))``, the bound is
-    ``E[-log p(y)] / (D ln 2) + log2(levels)``; a uniform model gives ``log2(levels)``.
-    With ``samples`` M > 1 it is importance-weighted: ``log P(x)`` is bounded by the log
-    of the mean of ``levels^-D p(y_m)`` over M draws, which tightens as M grows and
-    reaches ``log P(x)`` in the limit. ``per_sample=True`` returns each sample's term,
-    a tensor whose mean is that bound.
-    """
-    log_p = torch.stack([_log_prob(model, dequantize(x, levels))
-                         for _ in range(samples)])
-    log_p = torch.logsumexp(log_p, 0) - math.log(samples)
-    bits = -log_p / (x[0].numel() * math.log(2)) + math.log2(levels)
-    return bits if per_sample else bits.mean().item()
-
-
-def dequantize(x, levels=256):
-    """Uniform dequantization: integers ``x`` in ``0..levels-1`` (such as uint8 pixels)
-    become ``y = (x + u) / levels`` in [0, 1), with fresh noise ``u ~ U[0, 1)`` per
-    value at every call. Fitting a density to ``y`` maximizes the bound of
-    ``bits_per_dim``.
-    """
-    x = x if x.is_floating_point() else x.float()
-    if not ((x >= 0) & (x < levels) & (x == x.round())).all():
-        raise ValueError(f"expected integer values in 0..{levels - 1}, "
-                         "e.g. uint8 pixels")
-    return (x + torch.rand_like(x)) / levels
-
-
 def seconds(fn, repeat=3):
     """Wall-clock seconds per call of ``fn()``, after one warm-up call; waits for the
     GPU."""

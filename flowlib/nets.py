@@ -64,3 +64,17 @@ class ConvNet(nn.Module):
                 h = h + block(h)
             out = self.last(torch.relu(h))
         return out.to(x.dtype)
+
+
+class WithContext(nn.Module):
+    """A conditioner that also sees a ``context``: ``net`` applied to the input and the
+    context side by side (features for vectors, channels for images), so that a
+    coupling or autoregressive layer becomes conditional, e.g. on the integers ``x`` in
+    ``Variational`` dequantization. ``net`` takes the widths of both together."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, x, context):
+        return self.net(torch.cat([x, context.to(x.dtype)], 1))
