@@ -9,7 +9,7 @@ digit, and digit 7024, the one test digit with ink where no training digit has a
 - coupling scale: ``scalar.affine`` (may stretch by e^7 per coupling), Glow's sigmoid
   scale normalised to the identity at zero, and ``scalar.contracting_affine``;
 - batch 64, 32 and 16 at equal wall time (steps set from a measured step time);
-- four more steps at the cheap second scale.
+- six more steps at the cheap second scale.
 
     python benchmarks/mnist_glow_choices.py            # about 40 minutes
     python benchmarks/mnist_glow_choices.py --quick    # a smoke test, git-ignored
