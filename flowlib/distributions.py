@@ -32,7 +32,9 @@ class Base(nn.Module):
         """``n`` independent samples, shape ``(n, *event_shape)``."""
         u = torch.rand(n, *self.event_shape, device=self._anchor.device,
                        dtype=self._anchor.dtype)
-        return self.icdf(u)
+        # rand can return exactly 0, whose logit is -inf: lift it one grid step, as
+        # far from 0 as rand's largest value is from 1
+        return self.icdf(u.clamp(min=torch.finfo(u.dtype).eps / 2))
 
     def extra_repr(self):
         return ", ".join(map(str, self.event_shape))

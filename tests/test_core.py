@@ -56,6 +56,15 @@ def test_uniform_is_zero_outside_the_unit_cube():
     assert lp[0] == 0 and torch.isinf(lp[1:]).all() and (lp[1:] < 0).all()
 
 
+@pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+def test_logistic_samples_stay_finite_when_rand_returns_zero(monkeypatch, dtype):
+    real_rand = torch.rand
+    monkeypatch.setattr(torch, "rand", lambda *a, **k: real_rand(*a, **k) * 0)
+    z = flowlib.StandardLogistic(3).to(dtype).sample(4)
+    top = torch.logit(torch.tensor(1 - torch.finfo(dtype).eps / 2, dtype=dtype))
+    assert torch.isfinite(z).all() and torch.allclose(z, -top)  # as far out as the top
+
+
 def test_base_follows_the_flow_to_dtype():
     flow = Flow(Affine(2), StandardNormal(2)).double()
     assert flow.sample(3).dtype == torch.float64
