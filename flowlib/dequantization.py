@@ -36,7 +36,13 @@ def dequantize(x, levels=256):
     ``bits_per_dim``.
     """
     x = _integers(x, levels)
-    return (x + torch.rand_like(x)) / levels
+    return (x + _uniform(x)) / levels
+
+
+def _uniform(x):
+    """U[0, 1) noise shaped like ``x``, lifted off exactly 0 (where a logit is -inf)
+    by one grid step of ``torch.rand``: as far from 0 as its largest value from 1."""
+    return torch.rand_like(x).clamp(min=torch.finfo(x.dtype).eps / 2)
 
 
 def _integers(x, levels):
@@ -59,7 +65,7 @@ def log_bound(model, x, noise=None, levels=256, samples=1):
     dims = x[0].numel()
 
     def log_weight():
-        u, log_q = (torch.rand_like(x), 0.0) if noise is None else noise(x)
+        u, log_q = (_uniform(x), 0.0) if noise is None else noise(x)
         return _log_prob(model, (x + u) / levels) - log_q - dims * math.log(levels)
 
     log_w = torch.stack([log_weight() for _ in range(samples)])

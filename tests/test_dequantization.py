@@ -63,3 +63,14 @@ def test_bad_integers_are_refused():
         flowlib.log_bound(lambda y: y.sum(-1), torch.tensor([[16.0]]), levels=16)
     with pytest.raises(ValueError, match="integer values in 0..255"):
         flowlib.dequantize(torch.tensor([[0.5]]))
+
+
+def test_uniform_noise_never_lands_on_the_cube_edge(monkeypatch):
+    """torch.rand can return exactly 0; a logit flow's density there is not a number,
+    so the noise is lifted one grid step off 0 (as far as rand's top is from 1)."""
+    real = torch.rand_like
+    monkeypatch.setattr(torch, "rand_like", lambda x, **k: real(x, **k) * 0)
+    flow = flowlib.Flow(flowlib.Sigmoid().inv, flowlib.StandardNormal(2))
+    x = torch.zeros(3, 2)
+    assert torch.isfinite(flowlib.log_bound(flow, x, levels=16, samples=4)).all()
+    assert (flowlib.dequantize(x) > 0).all()
