@@ -171,3 +171,49 @@ def test_squeeze(capsys):
     with pytest.raises(AssertionError, match="pixel"):
         exercises.check_squeeze(lambda x: squeeze(x, (0, 3, 5, 1, 2, 4)))
     assert "Correct" in capsys.readouterr().out
+
+
+def test_bits_per_dim(capsys):
+    bits = lambda log_p, dims, levels=256: (-log_p / (dims * math.log(2))
+                                            + math.log2(levels))
+    exercises.check_bits_per_dim(bits)
+    with pytest.raises(AssertionError, match="log2"):   # forgot the 1/256 scaling
+        exercises.check_bits_per_dim(lambda lp, d, l=256: -lp / (d * math.log(2)))
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_logit_log_det(capsys):
+    def log_det(y, eps, scaled=True):
+        s = eps + (1 - 2 * eps) * y
+        return ((math.log(1 - 2 * eps) if scaled else 0) - s.log()
+                - (1 - s).log()).sum(1)
+    exercises.check_logit_log_det(log_det)
+    with pytest.raises(AssertionError, match="expected"):  # without the 1 - 2 eps
+        exercises.check_logit_log_det(lambda y, e: log_det(y, e, False))
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_jensen_gap(capsys):
+    gap = lambda a: math.log(-math.expm1(-a)) - math.log(a) + a / 2
+    exercises.check_jensen_gap(gap)
+    with pytest.raises(AssertionError, match="expected"):   # the gap's sign flipped
+        exercises.check_jensen_gap(lambda a: -gap(a))
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_iw_bound(capsys):
+    exercises.check_iw_bound(lambda w: torch.logsumexp(w, 0) - math.log(len(w)))
+    with pytest.raises(AssertionError, match="near -1000"):  # underflows to -inf
+        exercises.check_iw_bound(lambda w: w.exp().mean(0).log())
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_cell_probability(capsys):
+    def mass(mean, std, i, j, levels=16, swap=False):
+        normal = torch.distributions.Normal(mean, std)
+        low = torch.tensor([j, i] if swap else [i, j], dtype=mean.dtype) / levels
+        return (normal.cdf(low + 1 / levels) - normal.cdf(low)).prod()
+    exercises.check_cell_probability(mass)
+    with pytest.raises(AssertionError, match="cell"):       # i and j swapped
+        exercises.check_cell_probability(lambda *a: mass(*a, swap=True))
+    assert "Correct" in capsys.readouterr().out
