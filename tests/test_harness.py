@@ -102,3 +102,22 @@ def test_directions_without_bisection_have_no_host_syncs(direction, monkeypatch)
             assert explained.graph_break_count == 0, (name, [r.reason for r in explained.break_reasons])
         torch._dynamo.reset()
     assert len(set(calls)) < len(EXAMPLES)  # the check ran on most of them
+
+
+def test_conditional_layers_pass_the_harness_with_their_context():
+    """Variational dequantization's noise: couplings whose conditioners see a context
+    (WithContext), on vectors and on images, behind a logit; the context changes
+    the map."""
+    g = torch.Generator().manual_seed(1)
+    rand = lambda *shape: torch.rand(*shape, generator=g)
+    vector = flowlib.Compose(flowlib.Sigmoid().inv, randomize(flowlib.Coupling(
+        flowlib.checkerboard((3,)), flowlib.WithContext(flowlib.MLP(5, 6, (16,)))),
+        generator=g))
+    image = flowlib.Compose(flowlib.Sigmoid().inv, randomize(flowlib.Coupling(
+        flowlib.checkerboard((1, 4, 4)),
+        flowlib.WithContext(flowlib.ConvNet(2, 2, hidden=8))), generator=g))
+    for b, u, context in ((vector, rand(4, 3), rand(4, 2) - 0.5),
+                          (image, rand(2, 1, 4, 4), rand(2, 1, 4, 4) - 0.5)):
+        u = 0.01 + 0.98 * u
+        check_bijector(b, u, context=context)
+        assert not torch.allclose(b(u, context)[0], b(u, context + 0.3)[0])
