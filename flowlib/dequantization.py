@@ -36,13 +36,14 @@ def dequantize(x, levels=256):
     ``bits_per_dim``.
     """
     x = _integers(x, levels)
-    return (x + _uniform(x)) / levels
+    return _inside((x + torch.rand_like(x)) / levels)
 
 
-def _uniform(x):
-    """U[0, 1) noise shaped like ``x``, lifted off exactly 0 (where a logit is -inf)
-    by one grid step of ``torch.rand``: as far from 0 as its largest value from 1."""
-    return torch.rand_like(x).clamp(min=torch.finfo(x.dtype).eps / 2)
+def _inside(y):
+    """``y`` kept inside the open cube, where a logit is finite: ``torch.rand`` can
+    return 0, and float32 rounds 15 + 0.99999997 to 16 (``u`` from a sigmoid, too)."""
+    edge = torch.finfo(y.dtype).eps / 2
+    return y.clamp(edge, 1 - edge)
 
 
 def _integers(x, levels):
@@ -65,8 +66,9 @@ def log_bound(model, x, noise=None, levels=256, samples=1):
     dims = x[0].numel()
 
     def log_weight():
-        u, log_q = (_uniform(x), 0.0) if noise is None else noise(x)
-        return _log_prob(model, (x + u) / levels) - log_q - dims * math.log(levels)
+        u, log_q = (torch.rand_like(x), 0.0) if noise is None else noise(x)
+        y = _inside((x + u) / levels)
+        return _log_prob(model, y) - log_q - dims * math.log(levels)
 
     log_w = torch.stack([log_weight() for _ in range(samples)])
     return torch.logsumexp(log_w, 0) - math.log(samples)
@@ -90,15 +92,20 @@ class Variational(nn.Module):
 
     ``flow`` is a ``Flow`` whose samples lie in ``(0, 1)^D`` (its bijector starts with
     a logit, ``Sigmoid().inv``) and whose layers take ``context``: here ``x`` scaled
-    to ``[-0.5, 0.5]``. Calling it draws ``u`` and returns ``(u, log q(u | x))``.
+    to ``[-0.5, 0.5]`` (``context(x)``; override it to show the flow something
+    else). Calling it draws ``u`` and returns ``(u, log q(u | x))``.
     """
 
     def __init__(self, flow, levels=256):
         super().__init__()
         self.flow, self.levels = flow, levels
 
+    def context(self, x):
+        """What the noise flow sees of ``x``."""
+        return x / (self.levels - 1) - 0.5
+
     def forward(self, x):
-        return self.flow.sample_and_log_prob(len(x), x / (self.levels - 1) - 0.5)
+        return self.flow.sample_and_log_prob(len(x), self.context(x))
 
 
 class Dequantized(nn.Module):

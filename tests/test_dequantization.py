@@ -65,12 +65,25 @@ def test_bad_integers_are_refused():
         flowlib.dequantize(torch.tensor([[0.5]]))
 
 
-def test_uniform_noise_never_lands_on_the_cube_edge(monkeypatch):
-    """torch.rand can return exactly 0; a logit flow's density there is not a number,
-    so the noise is lifted one grid step off 0 (as far as rand's top is from 1)."""
-    real = torch.rand_like
-    monkeypatch.setattr(torch, "rand_like", lambda x, **k: real(x, **k) * 0)
+@pytest.mark.parametrize("draw", [0.0, 1 - 2**-24])   # rand's extremes
+def test_uniform_noise_never_lands_on_the_cube_edge(monkeypatch, draw):
+    """torch.rand can return exactly 0, and 15 + its largest value rounds to 16 in
+    float32; a logit flow's density at 0 or 1 is not a number, so the dequantized
+    values are kept inside the cube."""
+    monkeypatch.setattr(torch, "rand_like", lambda x, **k: torch.full_like(x, draw))
     flow = flowlib.Flow(flowlib.Sigmoid().inv, flowlib.StandardNormal(2))
-    x = torch.zeros(3, 2)
+    x = torch.tensor([[0.0, 15.0], [15.0, 0.0]])
     assert torch.isfinite(flowlib.log_bound(flow, x, levels=16, samples=4)).all()
-    assert (flowlib.dequantize(x) > 0).all()
+    assert ((flowlib.dequantize(x, 16) > 0) & (flowlib.dequantize(x, 16) < 1)).all()
+
+
+def test_learned_noise_on_the_cell_edge_keeps_the_bound_finite():
+    """A float32 sigmoid rounds a logit beyond about 17 to exactly 1, and 15 + u
+    rounds to 16 for u within 5e-7 of 1: the bound keeps (x + u) / L inside the
+    cube, so a logit density there stays finite."""
+    flow = flowlib.Flow(flowlib.Sigmoid().inv, flowlib.StandardLogistic(1))
+    flow.base.sample = lambda n: torch.tensor([[100.0], [-100.0]])
+    noise = flowlib.Variational(flow, levels=16)
+    density = flowlib.Flow(flowlib.Sigmoid().inv, flowlib.StandardNormal(1))
+    x = torch.tensor([[15.0], [0.0]])
+    assert torch.isfinite(flowlib.log_bound(density, x, noise, levels=16)).all()
