@@ -39,9 +39,12 @@ def sigmoid_affine(x, params):
     return (x - loc) * log_scale.exp(), log_scale
 
 
-sigmoid_affine.inverse = lambda y, params: (
-    params[..., 0] + y * torch.exp(-sigmoid_affine(y, params)[1]),
-    -sigmoid_affine(y, params)[1])
+def _sigmoid_affine_inverse(y, params):
+    log_scale = sigmoid_affine(y, params)[1]     # a function of params alone
+    return params[..., 0] + y * torch.exp(-log_scale), -log_scale
+
+
+sigmoid_affine.inverse = _sigmoid_affine_inverse
 TRANSFORMS = {"affine": scalar.affine, "sigmoid (Glow)": sigmoid_affine,
               "contracting affine": scalar.contracting_affine}
 ROWS = [dict(transform="affine", batch=64), dict(transform="sigmoid (Glow)", batch=64),
