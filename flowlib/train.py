@@ -95,7 +95,7 @@ def run_record():
 
 def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3,
         schedule="cosine", clip=10.0, evaluate=None, eval_every=None, log_every=None,
-        progress=True, compile=None):
+        progress=True, compile=None, seconds=None):
     """Train ``model`` with Adam for ``steps`` steps and return the history.
 
     ``data`` is a tensor (or a tuple of tensors of equal length, such as
@@ -105,7 +105,10 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3,
     must make its own samples, e.g. ``lambda m, _: m.reverse_kl(log_target, 512)``.
 
     The learning rate follows ``schedule`` ("cosine" decay to 1% or "constant");
-    gradients are clipped to norm ``clip``. ``evaluate(model)`` runs without
+    gradients are clipped to norm ``clip``. With ``seconds``, training stops after
+    that much wall time (or ``steps``, whichever comes first) and the cosine follows
+    the time instead of the steps: two models then train for equal time, whatever
+    their step times. ``evaluate(model)`` runs without
     gradients every ``eval_every`` steps and at the end; its value (a number or a
     dict) is recorded. ``eval_every`` may also be a collection of steps, such as a
     log-spaced schedule; step 0 there means before training. The loop reads the loss
@@ -133,6 +136,8 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3,
     """
     if steps < 1:
         raise ValueError(f"steps must be a positive integer, got {steps}")
+    if seconds is not None and not seconds > 0:
+        raise ValueError(f"seconds must be positive, got {seconds}")
     params = [p for p in model.parameters() if p.requires_grad]
     if not params:
         raise ValueError("model has no trainable parameters")
@@ -165,8 +170,15 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3,
         except Exception as error:
             _compile_broke("torch.compile", error)
     opt = torch.optim.Adam(params, lr=lr, fused=_fusable(params))
-    decay = ((lambda s: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * s / steps)))
+
+    def progress_at(s):  # the fraction of the run done
+        done = s / steps
+        if seconds is not None:
+            done = max(done, (time.perf_counter() - start) / seconds)
+        return min(done, 1.0)
+    decay = ((lambda s: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress_at(s))))
              if schedule == "cosine" else (lambda s: 1.0))
+    start = time.perf_counter()
     sched = torch.optim.lr_scheduler.LambdaLR(opt, decay)
 
     def gradients(batch, objective):
@@ -195,7 +207,8 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3,
     if evaluate is not None and 0 in eval_at:
         record_eval(0)
     text = _setting("FLOWLIB_PROGRESS", ("text",)) == "text"
-    with tqdm(total=steps, disable=not progress or text, leave=True) as bar:
+    with tqdm(total=None if seconds else steps, disable=not progress or text,
+              leave=True) as bar:
         for i in range(1, steps + 1):
             batch = None
             if tensors is not None:
@@ -218,7 +231,9 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3,
             first_bad = torch.where((first_bad < 0) & ~torch.isfinite(value), i,
                                     first_bad)
             since += 1
-            if i % log_every == 0 or i == steps:
+            last = i == steps or (seconds is not None
+                                  and time.perf_counter() - start >= seconds)
+            if i % log_every == 0 or last:
                 if first_bad.item() >= 0:  # one host sync per log interval
                     raise FloatingPointError(
                         f"the loss was not finite (nan or inf) at step "
@@ -231,12 +246,15 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3,
                 bar.update(since)
                 running.zero_()
                 since = 0
-            if evaluate is not None and i in eval_at:
+            if evaluate is not None and (i in eval_at or last):
                 record_eval(i)
+            if last:
+                break
     model.eval()
     history["seconds"] = time.perf_counter() - start
     if progress and text:
-        print(tqdm.format_meter(steps, steps, history["seconds"], ncols=80,
+        done = history["step"][-1]
+        print(tqdm.format_meter(done, done, history["seconds"], ncols=80,
                                 postfix=f"loss={history['loss'][-1]:.4f}"))
     return history
 

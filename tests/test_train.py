@@ -36,6 +36,37 @@ def test_fit_evaluates_on_a_schedule_of_steps_from_step_0():
         flowlib.fit(flow, data, steps=50, evaluate=loc, eval_every=[0, 60], progress=False)
 
 
+def test_fit_for_a_wall_time_stops_then_and_anneals_by_time(monkeypatch):
+    """With ``seconds`` the run ends after that much time (a slow loss makes each step
+    take at least 20 ms, so 0.2 s cannot hold the 1 000 steps allowed) and the cosine
+    follows the clock: the last step ran at a hundredth of the learning rate."""
+    import time
+    flow = Flow(Affine(1), StandardNormal(1))
+    rates = []
+    real_adam = torch.optim.Adam
+
+    def adam(*args, **kwargs):   # keep the optimizer to read its learning rate
+        opt = real_adam(*args, **kwargs)
+        adam.opt = opt
+        return opt
+
+    monkeypatch.setattr(torch.optim, "Adam", adam)
+
+    def slow(model, batch):
+        time.sleep(0.02)
+        return model.forward_kl(*batch)
+
+    history = flowlib.fit(flow, torch.randn(100, 1), steps=1_000, seconds=0.2,
+                          loss=slow, lr=0.1, progress=False, log_every=1,
+                          evaluate=lambda m: rates.append(1))
+    last = history["step"][-1]
+    assert 1 <= last <= 10 and history["seconds"] >= 0.2
+    assert [s for s, _ in history["eval"]] == [last]     # evaluated once, at the end
+    assert adam.opt.param_groups[0]["lr"] == pytest.approx(0.1 * 0.01)
+    with pytest.raises(ValueError, match="seconds must be positive"):
+        flowlib.fit(flow, torch.randn(10, 1), steps=5, seconds=0)
+
+
 def test_fit_with_a_custom_loss_and_no_data():
     """Reverse KL: fit N(loc, scale) to an unnormalized N(1, 2^2) target by sampling the flow."""
     flowlib.seed(0)
