@@ -8,7 +8,6 @@ known; speed in seconds per call, measured the same way on a CPU and a GPU.
 """
 
 import itertools
-import math
 import time
 
 import torch

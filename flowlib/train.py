@@ -25,7 +25,6 @@ import math
 import os
 import platform
 import random
-import sys
 import time
 import warnings
 
