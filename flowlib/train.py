@@ -170,14 +170,13 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3,
             _compile_broke("torch.compile", error)
     opt = torch.optim.Adam(params, lr=lr, fused=_fusable(params))
 
-    def progress_at(s):  # the fraction of the run done
+    def progress_at(s):  # the fraction of the run done; the clock starts at step 1
         done = s / steps
-        if seconds is not None:
+        if seconds is not None and s:
             done = max(done, (time.perf_counter() - start) / seconds)
         return min(done, 1.0)
     decay = ((lambda s: 0.01 + 0.99 * 0.5 * (1 + math.cos(math.pi * progress_at(s))))
              if schedule == "cosine" else (lambda s: 1.0))
-    start = time.perf_counter()
     sched = torch.optim.lr_scheduler.LambdaLR(opt, decay)
 
     def gradients(batch, objective):
