@@ -1,5 +1,6 @@
 """What the benchmark scripts share: chapter 3's 8x8 digits, and writing a results pair."""
 
+import datetime
 import json
 from pathlib import Path
 
@@ -19,6 +20,13 @@ def digits():
 def dequantized_nll(model, batch):
     """Chapter 3's training loss: uniform noise on the pixels, scaled to [0, 1)."""
     return model.forward_kl((batch[0] + torch.rand_like(batch[0])) / 256)
+
+
+def machine(quick):
+    """The fields every results record starts with: where, when, and in which mode."""
+    return {"device": "cpu", "date": datetime.date.today().isoformat(),
+            "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "processor": flowlib.run_record()["processor"], "quick": quick}
 
 
 def save(stem, record, markdown):

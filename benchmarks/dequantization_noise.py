@@ -21,33 +21,21 @@ over 8 draws.
     python benchmarks/dequantization_noise.py --quick    # a smoke test, git-ignored
 """
 
-import datetime
 import sys
 
 import torch
 import torch.nn.functional as F
 
 import flowlib
-from common import save
-from flowlib import (ActNorm, Compose, Conv1x1, ConvNet, Coupling, Dequantized, Flow,
-                     MultiScale, Sigmoid, Squeeze, StandardLogistic, StandardNormal,
-                     Variational, WithContext, channel_mask, checkerboard, scalar)
+from common import machine, save
+from flowlib import (Compose, ConvNet, Coupling, Dequantized, Flow, Sigmoid, Squeeze,
+                     StandardLogistic, Variational, WithContext, channel_mask,
+                     checkerboard)
+from mnist_glow_choices import model as glow     # chapter 4's flow
 
 QUICK = "--quick" in sys.argv
 SECONDS = 20 if QUICK else 180          # training time per row
 TEST = 100 if QUICK else 1_000          # test digits scored
-
-
-def image_flow():
-    def step(c, h, w):
-        orthogonal = torch.linalg.qr(torch.randn(c, c))[0]
-        net = ConvNet(c, 2 * c, 64, 1, bf16=True)
-        coupling = Coupling(channel_mask((c, h, w), 1), net, scalar.contracting_affine)
-        return Compose(ActNorm(c), Conv1x1(c, orthogonal), coupling)
-    levels = [Compose(*(step(*shape) for _ in range(4)))
-              for shape in ((4, 14, 14), (8, 7, 7))]
-    return Flow(Compose(Sigmoid(0.05).inv, MultiScale((1, 28, 28), levels)),
-                StandardNormal(1, 28, 28))
 
 
 class SqueezedContext(torch.nn.Module):
@@ -85,7 +73,7 @@ ROWS = {"uniform": lambda: None,
 
 
 def make(noise):
-    return Dequantized(image_flow(), ROWS[noise]())
+    return Dequantized(glow("contracting affine"), ROWS[noise]())
 
 
 def bits(model, x, samples):
@@ -114,10 +102,7 @@ def main():
     digits = flowlib.mnist()
     x_train = digits.x_train[:, None].float()
     x_test = digits.x_test[:TEST, None].float()
-    record = {"device": "cpu", "date": datetime.date.today().isoformat(),
-              "threads": torch.get_num_threads(), "torch": torch.__version__,
-              "processor": flowlib.run_record()["processor"], "quick": QUICK,
-              "seconds": SECONDS, "rows": {}}
+    record = {**machine(QUICK), "seconds": SECONDS, "rows": {}}
     for noise in ROWS:
         record["rows"][noise] = row(noise, x_train, x_test)
         print(noise, record["rows"][noise], flush=True)

@@ -15,7 +15,6 @@ digit, and digit 7024, the one test digit with ink where no training digit has a
     python benchmarks/mnist_glow_choices.py --quick    # a smoke test, git-ignored
 """
 
-import datetime
 import sys
 import time
 
@@ -23,7 +22,7 @@ import torch
 import torch.nn.functional as F
 
 import flowlib
-from common import save
+from common import machine, save
 from flowlib import (ActNorm, Compose, Conv1x1, ConvNet, Coupling, Flow, MultiScale,
                      Sigmoid, StandardNormal, channel_mask, scalar)
 
@@ -106,10 +105,7 @@ def main():
     t = flowlib.fit(reference, x_train, loss=loss, steps=20, batch_size=64,
                     progress=False)["seconds"] / 20
     seconds = STEPS_64 * t               # the wall time of STEPS_64 steps at batch 64
-    record = {"device": "cpu", "date": datetime.date.today().isoformat(),
-              "threads": torch.get_num_threads(), "torch": torch.__version__,
-              "processor": flowlib.run_record()["processor"], "quick": QUICK,
-              "seconds": round(seconds), "rows": {}}
+    record = {**machine(QUICK), "seconds": round(seconds), "rows": {}}
     for config in ROWS:
         K = config.get("K", (4, 4))
         name = f"{config['transform']}, batch {config['batch']}, K {K}"
