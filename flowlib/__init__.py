@@ -18,7 +18,7 @@ from .glow import ActNorm, Conv1x1, MultiScale, Squeeze
 from .notebook import run_times, show
 from .linear import LinearLU, Permutation, Reverse
 from .metrics import kl_divergence, nll, seconds
-from .nets import MLP, ConvNet, WithContext
+from .nets import MLP, ConvNet, GatedAttentionNet, WithContext
 from .train import budget, capture, device, fit, mode, run_record, seed
 
 __version__ = "0.1.0"
@@ -30,7 +30,7 @@ __all__ = [
     "MaskedLinear", "MADE", "Autoregressive", "MAF", "MaskedConv2d",
     "Permutation", "Reverse", "LinearLU",
     "Coupling", "checkerboard", "channel_mask", "half_mask",
-    "MLP", "ConvNet", "WithContext",
+    "MLP", "ConvNet", "GatedAttentionNet", "WithContext",
     "ActNorm", "Conv1x1", "Squeeze", "MultiScale",
     "fit", "capture", "budget", "mode", "device", "seed", "run_record",
     "show", "run_times", "mnist", "dataset",

@@ -90,10 +90,10 @@ class Autoregressive(Bijector):
     ``n_params`` parameters per coordinate: ``scalar.affine`` with 2 makes a MAF
     layer; ``scalar.gaussian_mixture_cdf`` with ``3K`` a mixture-CDF layer. ``init``
     is the parameter vector every coordinate starts from. ``forward`` (data to base)
-    takes one pass. ``inverse`` takes D passes: each solves every coordinate given
-    the current guess of the others (closed form, or bisection within ``bracket``),
-    and pass k makes the k-th coordinate of the order exact. ``zero_last`` starts the
-    MADE's last layer at zero, so the layer starts exactly at ``init`` (see ``MADE``).
+    takes one pass. ``inverse`` takes D passes: pass k solves the k-th coordinate of
+    the order, whose parameters depend only on coordinates solved before it (closed
+    form, or bisection within ``bracket``). ``zero_last`` starts the MADE's last
+    layer at zero, so the layer starts exactly at ``init`` (see ``MADE``).
     """
 
     def __init__(self, features, transform=scalar.gaussian_mixture_cdf, n_params=15,
@@ -111,9 +111,19 @@ class Autoregressive(Bijector):
         return z, ladj.sum(1)
 
     def inverse(self, z, context=None):
-        x = torch.zeros_like(z)
-        for _ in range(z.shape[1]):  # x_i needs x_<i: one pass per coordinate
-            x, ladj = scalar.invert(self.transform, z, self.made(x), *self.bracket)
+        x, ladj = torch.zeros_like(z), torch.zeros_like(z)
+        position = torch.empty_like(self.made.order)
+        position[self.made.order] = torch.arange(len(position), device=z.device)
+        for k in range(z.shape[1]):  # x_i needs x_<i: one pass per coordinate
+            params = self.made(x)
+            now = position == k      # the coordinate whose inputs are all exact
+            if not hasattr(self.transform, "inverse"):  # bisection: in range elsewhere
+                z_now = torch.where(now, z, self.transform(torch.zeros_like(z), params)[0])
+            else:
+                z_now = z
+            solved, ladj_now = scalar.invert(self.transform, z_now, params, *self.bracket)
+            x = torch.where(now, solved, x)
+            ladj = torch.where(now, ladj_now, ladj)
         return x, ladj.sum(1)
 
 

@@ -117,6 +117,167 @@ def logistic_mixture_cdf(x, params):
                         lambda t: F.logsigmoid(t) + F.logsigmoid(-t))
 
 
+MIN_BIN, MIN_SLOPE = 1e-3, 1e-3   # the smallest bin (a fraction) and derivative
+
+
+def rational_quadratic_spline(x, params, bound=4.0):
+    """A monotone rational-quadratic spline on ``[-bound, bound]`` with identity tails
+    (Durkan et al., 2019).
+
+    ``params[..., 3K - 1]`` holds K width logits, K height logits and the K - 1
+    derivatives at the inner knots, before a softplus. The knots are the cumulated
+    widths and heights (each bin at least ``MIN_BIN`` of the interval); the outer
+    derivatives are 1, so the spline meets its tails smoothly. Zero parameters give the
+    identity. Inside bin k, with ``xi`` the position in the bin, ``s`` its slope
+    ``h / w`` and ``d0``, ``d1`` the derivatives at its ends, the spline is
+
+        y = y_k + h (s xi^2 + d0 xi (1 - xi)) / (s + (d0 + d1 - 2 s) xi (1 - xi)),
+
+    increasing because ``s``, ``d0`` and ``d1`` are positive. Its inverse,
+    ``rational_quadratic_spline.inverse(y, params)``, solves a quadratic in ``xi``.
+    """
+    y_k, h, s, d0, d1, x_k, w = _spline_bins(params, bound, x, "x")
+    xi = ((x.clamp(-bound, bound) - x_k) / w).clamp(0, 1)
+    between = xi * (1 - xi)
+    denominator = s + (d0 + d1 - 2 * s) * between
+    y = y_k + h * (s * xi.square() + d0 * between) / denominator
+    slope = s.square() * (d1 * xi.square() + 2 * s * between + d0 * (1 - xi).square())
+    ladj = slope.log() - 2 * denominator.log()
+    inside = x.abs() < bound
+    return torch.where(inside, y, x), torch.where(inside, ladj, 0.0)
+
+
+def _spline_inverse(y, params, bound=4.0):
+    y_k, h, s, d0, d1, x_k, w = _spline_bins(params, bound, y, "y")
+    dy = y.clamp(-bound, bound) - y_k
+    curve = (d0 + d1 - 2 * s)
+    a = h * (s - d0) + dy * curve                   # a xi^2 + b xi + c = 0
+    b = h * d0 - dy * curve
+    c = -s * dy
+    root = (b.square() - 4 * a * c).clamp(min=0).sqrt()
+    # the root in [0, 1], in the form that does not cancel (a + b = h s > 0, so b < 0
+    # makes a > 0); each form divides by a safe value where the other is used
+    plus = b >= 0
+    xi = torch.where(plus, 2 * c / torch.where(plus, -b - root, -1.0),
+                     (root - b) / torch.where(plus, 1.0, 2 * a)).clamp(0, 1)
+    x = x_k + xi * w
+    between = xi * (1 - xi)
+    slope = s.square() * (d1 * xi.square() + 2 * s * between + d0 * (1 - xi).square())
+    ladj = 2 * (s + curve * between).log() - slope.log()
+    inside = y.abs() < bound
+    return torch.where(inside, x, y), torch.where(inside, ladj, 0.0)
+
+
+rational_quadratic_spline.inverse = _spline_inverse
+
+
+def _spline_bins(params, bound, v, side):
+    """Knots and derivatives of the spline, and the quantities of the bin of each ``v``
+    (found on the ``side`` axis, x or y)."""
+    k = (params.shape[-1] + 1) // 3
+    raw_w, raw_h, raw_d = params.split([k, k, k - 1], -1)
+    knots = []
+    for raw in (raw_w, raw_h):
+        size = MIN_BIN + (1 - MIN_BIN * k) * raw.softmax(-1)
+        edge = F.pad(size.cumsum(-1), (1, 0))
+        knots.append(2 * bound * edge - bound)
+    one = math.log(math.expm1(1 - MIN_SLOPE))       # softplus(one) + MIN_SLOPE = 1
+    d = F.pad(MIN_SLOPE + F.softplus(raw_d + one), (1, 1), value=1.0)
+    xs, ys = knots
+    search = (xs if side == "x" else ys)[..., 1:-1].contiguous()
+    bin_of = torch.searchsorted(search, v[..., None].contiguous())   # 0..K-1
+
+    def pick(t):
+        return t.gather(-1, bin_of).squeeze(-1)
+    x_k, w = pick(xs), pick(xs.diff(dim=-1))
+    y_k, h = pick(ys), pick(ys.diff(dim=-1))
+    return y_k, h, h / w, pick(d), pick(d[..., 1:]), x_k, w
+
+
+def _logit_mixture(x, logits, loc, log_scale):
+    """``logit`` of a mixture of logistic CDFs, and its log-derivative, in log space
+    (so that neither tail rounds to 0 or 1)."""
+    log_scale = soft_clamp(log_scale)
+    t = (x[..., None] - loc) * torch.exp(-log_scale)
+    log_w = F.log_softmax(logits, dim=-1)
+    log_c = torch.logsumexp(log_w + F.logsigmoid(t), -1)       # log C(x)
+    log_1mc = torch.logsumexp(log_w + F.logsigmoid(-t), -1)    # log (1 - C(x))
+    log_pdf = torch.logsumexp(log_w + F.logsigmoid(t) + F.logsigmoid(-t) - log_scale, -1)
+    return log_c - log_1mc, log_pdf - log_c - log_1mc
+
+
+def _spread(n, like):
+    """Fixed offsets that start n components apart, so that they can learn apart."""
+    return torch.linspace(-1.0, 1.0, n, dtype=like.dtype, device=like.device)
+
+
+def dsf(x, params):
+    """The deep sigmoidal flow's transform (Huang et al., 2018), one sigmoidal layer:
+    ``y = logit(sum_j w_j sigmoid((x - m_j) / s_j))``.
+
+    ``params[..., 3K]`` holds K weight logits, K locations and K log-scales, as in
+    ``logistic_mixture_cdf``: NAF's ``sigmoid(a x + b)`` with ``a > 0`` is a logistic
+    CDF with scale ``1 / a``. The weights are positive and sum to one and every slope
+    is positive, so the map is increasing, from the whole line onto the whole line.
+    Locations start spread over [-1, 1]. No closed-form inverse: ``invert`` bisects.
+    """
+    logits, loc, log_scale = params.chunk(3, dim=-1)
+    return _logit_mixture(x, logits, loc + _spread(loc.shape[-1], loc), log_scale)
+
+
+def logistic_mixture_affine(x, params):
+    """Flow++'s transform (Ho et al., 2019): ``dsf``, then ``affine``.
+
+    ``params[..., 3K + 2]``: the 3K parameters of ``dsf`` and the two of ``affine``.
+    """
+    y, ladj = dsf(x, params[..., :-2])
+    z, ladj_affine = affine(y, params[..., -2:])
+    return z, ladj + ladj_affine
+
+
+def ddsf(units=8, layers=2):
+    """A dense sigmoidal flow transform (NAF's DDSF): ``layers`` sigmoidal layers of
+    ``units`` units, from 1 to ``units`` to ... to 1 values; returns the transform,
+    whose ``n_params`` says how many parameters it takes per coordinate.
+
+    A layer maps its inputs ``h`` to ``logit(W sigmoid(a * (U h) + b))``: the rows of
+    ``U`` and ``W`` are convex weights (softmax), ``a > 0``. Every factor of the chain
+    rule is then positive, so the map is increasing; its log-derivative is carried
+    through the layers as the log of a positive Jacobian, by ``logsumexp``.
+    """
+    sizes = [1] + [units] * (layers - 1) + [1]
+    shapes = [(units * d_in, units, units, d_out * units)
+              for d_in, d_out in zip(sizes[:-1], sizes[1:])]
+
+    def transform(x, params):
+        h, log_j = x[..., None], torch.zeros_like(x)[..., None]   # log dh/dx
+        for chunk, (d_in, d_out) in zip(params.split([sum(s) for s in shapes], -1),
+                                        zip(sizes[:-1], sizes[1:])):
+            raw_u, log_a, b, raw_w = _split_layer(chunk, units, d_in, d_out)
+            log_u = F.log_softmax(raw_u, -1)                        # (..., units, d_in)
+            log_a = soft_clamp(log_a)
+            t = torch.exp(log_a) * (log_u.exp() * h[..., None, :]).sum(-1) \
+                + b + 2 * _spread(units, b)
+            log_dt = log_a + torch.logsumexp(log_u + log_j[..., None, :], -1)
+            log_w = F.log_softmax(raw_w, -1)                        # (..., d_out, units)
+            up, down = F.logsigmoid(t)[..., None, :], F.logsigmoid(-t)[..., None, :]
+            log_c = torch.logsumexp(log_w + up, -1)
+            log_1mc = torch.logsumexp(log_w + down, -1)
+            log_ds = (up + down + log_dt[..., None, :])
+            h = log_c - log_1mc
+            log_j = torch.logsumexp(log_w + log_ds, -1) - log_c - log_1mc
+        return h[..., 0], log_j[..., 0]
+
+    transform.n_params = sum(sum(s) for s in shapes)
+    return transform
+
+
+def _split_layer(chunk, units, d_in, d_out):
+    raw_u, log_a, b, raw_w = chunk.split([units * d_in, units, units, d_out * units], -1)
+    return (raw_u.unflatten(-1, (units, d_in)), log_a, b,
+            raw_w.unflatten(-1, (d_out, units)))
+
+
 class NotConverged(UserWarning):
     """An iterative inverse stopped at its iteration cap before reaching its
     tolerance."""

@@ -25,7 +25,7 @@ from .coupling import Coupling, channel_mask, checkerboard
 from .elementwise import Affine, LeakyReLU, MixtureCDF, NormalCDF, Sigmoid
 from .glow import ActNorm, Conv1x1, MultiScale, Squeeze
 from .linear import LinearLU, Permutation, Reverse
-from .nets import MLP, ConvNet
+from .nets import MLP, ConvNet, GatedAttentionNet
 
 
 def check_bijector(bijector, x, context=None, atol=1e-7):
@@ -147,6 +147,20 @@ def examples():
     yield "Coupling, mixture CDF", randomized(Coupling(
         checkerboard((3,)), MLP(3, 27, (16,)), scalar.gaussian_mixture_cdf, 9)), \
         randn(4, 3)
+    spline, mol = scalar.rational_quadratic_spline, scalar.logistic_mixture_affine
+    dense = scalar.ddsf(units=3, layers=2)
+    for name, transform, n in [("spline", spline, 11), ("DSF", scalar.dsf, 9),
+                               ("Flow++ mixture", mol, 11), ("DDSF", dense,
+                                                             dense.n_params)]:
+        # 3 * randn: some inputs in the spline's identity tails
+        yield f"Autoregressive, {name}", randomized(
+            Autoregressive(3, transform, n, hidden=(16,))), 3 * randn(4, 3)
+        yield f"Coupling, {name}", randomized(
+            Coupling(checkerboard((3,)), MLP(3, 3 * n, (16,)), transform, n)), \
+            3 * randn(4, 3)
+    yield "Coupling on images, attention conditioner", randomized(Coupling(
+        channel_mask((4, 3, 3)), GatedAttentionNet(4, 4 * 11, 8, heads=2, size=(3, 3)),
+        mol, 11), 0.1), randn(2, 4, 3, 3)   # at 0.5, parameters reach 50
     yield "Coupling on images, checkerboard", randomized(
         Coupling(checkerboard((2, 4, 4)), ConvNet(2, 4, hidden=8))), randn(2, 2, 4, 4)
     yield "Coupling on images, channels", randomized(

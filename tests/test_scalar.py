@@ -103,3 +103,87 @@ def test_contracting_affine_bounds_the_stretch_and_keeps_affine_near_zero():
     small = 1e-3 * torch.randn(1000, 2, **F64)  # slope one at zero: affine to first order
     torch.testing.assert_close(scalar.contracting_affine(x, small)[1],
                                scalar.affine(x, small)[1], atol=1e-6, rtol=0)
+
+
+SPLINE = scalar.rational_quadratic_spline
+
+
+def _spline_params(k, n, scale, seed=0, dtype=torch.float32):
+    g = torch.Generator().manual_seed(seed)
+    return (scale * torch.randn(n, 3 * k - 1, generator=g)).to(dtype)
+
+
+@pytest.mark.parametrize("k", [1, 2, 8, 64])
+@pytest.mark.parametrize("scale", [0.5, 3.0, 10.0])
+def test_spline_round_trip_in_float32_across_bins_and_tails(k, scale):
+    params = _spline_params(k, 4000, scale)
+    x = torch.linspace(-6, 6, 4000)            # inside [-4, 4] and in both tails
+    y, ladj = SPLINE(x, params)
+    back, ladj_back = SPLINE.inverse(y, params)
+    # where the spline is nearly flat, a rounding of y (or of a knot) moves x by
+    # ulp / slope: the round trip is exact to 1e-5 wherever the slope is 0.5 or more,
+    # and f(inverse(y)) to 1e-5 everywhere
+    steep = ladj > math.log(0.5)
+    assert steep.float().mean() > 0.3
+    assert (back - x)[steep].abs().max() <= 1e-5
+    y_again, ladj_again = SPLINE(back, params)
+    assert (y_again - y).abs().max() <= 1e-5
+    # in a bin of width 0.008, rounding x_k moves xi by 3e-5: log-slopes agree to 1e-3
+    assert (ladj_again + ladj_back)[steep].abs().max() <= 1e-3
+    one = params[:1].expand_as(params)         # one spline over the whole range
+    assert (SPLINE(x, one)[0].diff() >= 0).all()   # flat to float32 in places
+    tails = x.abs() >= 4
+    assert torch.equal(y[tails], x[tails]) and (ladj[tails] == 0).all()
+
+
+def test_spline_at_its_knots_and_edges():
+    k = 5
+    params = _spline_params(k, 1, 2.0, dtype=torch.float64).expand(k + 1, -1)
+    size = lambda raw: scalar.MIN_BIN + (1 - scalar.MIN_BIN * k) * raw.softmax(-1)
+    knots = [8 * torch.cat([torch.zeros(1, **F64), size(raw).cumsum(0)]) - 4
+             for raw in (params[0, :k], params[0, k:2 * k])]
+    y, _ = SPLINE(knots[0], params)            # each knot lands on its knot
+    torch.testing.assert_close(y[:k], knots[1][:k], atol=1e-9, rtol=0)
+    back, _ = SPLINE.inverse(knots[1][:k].contiguous(), params[:k])
+    torch.testing.assert_close(back, knots[0][:k], atol=1e-9, rtol=0)
+    # the derivative at the outer knots is 1, where the identity tails take over
+    x = torch.tensor([4 - 1e-9, -4 + 1e-9], **F64, requires_grad=True)
+    y, ladj = SPLINE(x, params[:2])
+    assert ladj.abs().max() < 1e-6
+    derivative = torch.autograd.grad(y.sum(), x)[0]
+    torch.testing.assert_close(derivative, torch.ones(2, **F64), atol=1e-6, rtol=0)
+
+
+def test_spline_is_the_identity_at_zero_parameters_and_finite_at_extremes():
+    x = torch.linspace(-5, 5, 101)
+    y, ladj = SPLINE(x, torch.zeros(101, 3 * 6 - 1))
+    torch.testing.assert_close(y, x)
+    assert ladj.abs().max() < 1e-5
+    for value in (-80.0, 80.0):                 # bins and slopes at their floors/ceilings
+        y, ladj = SPLINE(x, torch.full((101, 17), value))
+        back, _ = SPLINE.inverse(y, torch.full((101, 17), value))
+        assert torch.isfinite(y).all() and torch.isfinite(ladj).all()
+        assert (back - x).abs().max() < 1e-4
+
+
+@pytest.mark.parametrize("transform, n", [
+    (scalar.dsf, 12), (scalar.logistic_mixture_affine, 14),
+    (scalar.ddsf(units=4, layers=3), scalar.ddsf(units=4, layers=3).n_params)])
+def test_sigmoidal_transforms_are_increasing_and_invert_by_bisection(transform, n):
+    g = torch.Generator().manual_seed(3)
+    params = 2 * torch.randn(1, n, generator=g, **F64).expand(400, -1)
+    x = torch.linspace(-30, 30, 400, **F64)
+    y, ladj = transform(x, params)
+    assert (y.diff() > 0).all() and torch.isfinite(ladj).all()
+    back, ladj_back = scalar.invert(transform, y, params, -100.0, 100.0)
+    assert (back - x).abs().max() < 1e-8
+    assert (ladj + ladj_back).abs().max() < 1e-8
+    # extreme parameters stay finite: soft-clamped scales, log-space logits
+    y, ladj = transform(x, torch.full((400, n), 50.0, **F64))
+    assert torch.isfinite(y).all() and torch.isfinite(ladj).all()
+
+
+def test_ddsf_counts_its_parameters_and_dsf_is_its_one_layer_core():
+    # layer 1: U (units x 1), log a, b, W (units x units); layer 2: U, log a, b, W (1 x units)
+    assert scalar.ddsf(units=4, layers=2).n_params == (4 + 4 + 4 + 16) + (16 + 4 + 4 + 4)
+    assert scalar.ddsf(units=5, layers=1).n_params == 4 * 5
