@@ -114,16 +114,18 @@ class Autoregressive(Bijector):
         x, ladj = torch.zeros_like(z), torch.zeros_like(z)
         position = torch.empty_like(self.made.order)
         position[self.made.order] = torch.arange(len(position), device=z.device)
+        bisected = not hasattr(self.transform, "inverse")
         for k in range(z.shape[1]):  # x_i needs x_<i: one pass per coordinate
             params = self.made(x)
-            now = position == k      # the coordinate whose inputs are all exact
-            if not hasattr(self.transform, "inverse"):  # bisection: in range elsewhere
-                z_now = torch.where(now, z, self.transform(torch.zeros_like(z), params)[0])
+            now = position == k      # the coordinate whose inputs are all known
+            if bisected:             # elsewhere, a target that is surely in range
+                at_zero = self.transform(torch.zeros_like(z), params)[0]
+                target = torch.where(now, z, at_zero)
             else:
-                z_now = z
-            solved, ladj_now = scalar.invert(self.transform, z_now, params, *self.bracket)
-            x = torch.where(now, solved, x)
-            ladj = torch.where(now, ladj_now, ladj)
+                target = z
+            solved, ladj_k = scalar.invert(self.transform, target, params,
+                                           *self.bracket)
+            x, ladj = torch.where(now, solved, x), torch.where(now, ladj_k, ladj)
         return x, ladj.sum(1)
 
 

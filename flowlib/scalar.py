@@ -202,7 +202,8 @@ def _logit_mixture(x, logits, loc, log_scale):
     log_w = F.log_softmax(logits, dim=-1)
     log_c = torch.logsumexp(log_w + F.logsigmoid(t), -1)       # log C(x)
     log_1mc = torch.logsumexp(log_w + F.logsigmoid(-t), -1)    # log (1 - C(x))
-    log_pdf = torch.logsumexp(log_w + F.logsigmoid(t) + F.logsigmoid(-t) - log_scale, -1)
+    log_density = log_w + F.logsigmoid(t) + F.logsigmoid(-t) - log_scale
+    log_pdf = torch.logsumexp(log_density, -1)                   # log C'(x)
     return log_c - log_1mc, log_pdf - log_c - log_1mc
 
 
@@ -254,12 +255,12 @@ def ddsf(units=8, layers=2):
         for chunk, (d_in, d_out) in zip(params.split([sum(s) for s in shapes], -1),
                                         zip(sizes[:-1], sizes[1:])):
             raw_u, log_a, b, raw_w = _split_layer(chunk, units, d_in, d_out)
-            log_u = F.log_softmax(raw_u, -1)                        # (..., units, d_in)
+            log_u = F.log_softmax(raw_u, -1)                # (..., units, d_in)
             log_a = soft_clamp(log_a)
             t = torch.exp(log_a) * (log_u.exp() * h[..., None, :]).sum(-1) \
                 + b + 2 * _spread(units, b)
             log_dt = log_a + torch.logsumexp(log_u + log_j[..., None, :], -1)
-            log_w = F.log_softmax(raw_w, -1)                        # (..., d_out, units)
+            log_w = F.log_softmax(raw_w, -1)                # (..., d_out, units)
             up, down = F.logsigmoid(t)[..., None, :], F.logsigmoid(-t)[..., None, :]
             log_c = torch.logsumexp(log_w + up, -1)
             log_1mc = torch.logsumexp(log_w + down, -1)
@@ -273,7 +274,8 @@ def ddsf(units=8, layers=2):
 
 
 def _split_layer(chunk, units, d_in, d_out):
-    raw_u, log_a, b, raw_w = chunk.split([units * d_in, units, units, d_out * units], -1)
+    sizes = [units * d_in, units, units, d_out * units]
+    raw_u, log_a, b, raw_w = chunk.split(sizes, -1)
     return (raw_u.unflatten(-1, (units, d_in)), log_a, b,
             raw_w.unflatten(-1, (d_out, units)))
 
