@@ -191,6 +191,9 @@ DATASETS = {
                                       for r in (0.75, 1.5, 2.25)],
                             [1.0, 2.0, 3.0], 0.08, (-3.0, 3.0)),
     "checkerboard": lambda: Checkerboard("checkerboard"),
+    "grid": lambda: Curves("grid", [point(x, y) for x in range(-2, 3)
+                                    for y in range(-2, 3)],
+                           [1.0] * 25, 0.1, (-3.0, 3.0)),
 }
 
 

@@ -123,6 +123,9 @@ class MixtureCDF(Bijector):
         return z, ladj.flatten(1).sum(1)
 
     def inverse(self, z, context=None):
+        if not ((z > 0) & (z < 1)).all():
+            raise ValueError("MixtureCDF.inverse: z must lie in (0, 1), the range of a "
+                             "CDF")
         _, loc, log_scale = self.params.detach().chunk(3, dim=-1)
         # beyond every component's tail
         reach = 40 * scalar.soft_clamp(log_scale).exp().amax(-1)

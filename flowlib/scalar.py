@@ -160,6 +160,13 @@ def _spline_inverse(y, params, bound=4.0):
     plus = b >= 0
     xi = torch.where(plus, 2 * c / torch.where(plus, -b - root, -1.0),
                      (root - b) / torch.where(plus, 1.0, 2 * a)).clamp(0, 1)
+    # one Newton step on the piece itself, whose root is better conditioned than
+    # the quadratic's where the two roots of the quadratic are close
+    between = xi * (1 - xi)
+    denominator = s + curve * between
+    slope = s.square() * (d1 * xi.square() + 2 * s * between + d0 * (1 - xi).square())
+    miss = h * (s * xi.square() + d0 * between) / denominator - dy
+    xi = (xi - miss * denominator.square() / (w * slope)).clamp(0, 1)
     x = x_k + xi * w
     between = xi * (1 - xi)
     slope = s.square() * (d1 * xi.square() + 2 * s * between + d0 * (1 - xi).square())
@@ -175,15 +182,12 @@ def _spline_bins(params, bound, v, side):
     """Knots and derivatives of the spline, and the quantities of the bin of each ``v``
     (found on the ``side`` axis, x or y)."""
     k = (params.shape[-1] + 1) // 3
-    raw_w, raw_h, raw_d = params.split([k, k, k - 1], -1)
-    knots = []
-    for raw in (raw_w, raw_h):
-        size = MIN_BIN + (1 - MIN_BIN * k) * raw.softmax(-1)
-        edge = F.pad(size.cumsum(-1), (1, 0))
-        knots.append(2 * bound * edge - bound)
+    raw_sizes, raw_d = params.split([2 * k, k - 1], -1)
+    sizes = _log_softmax(raw_sizes.unflatten(-1, (2, k)).contiguous()).exp()  # w, h
+    edges = F.pad((MIN_BIN + (1 - MIN_BIN * k) * sizes).cumsum(-1), (1, 0))
+    xs, ys = (2 * bound * edges - bound).unbind(-2)
     one = math.log(math.expm1(1 - MIN_SLOPE))       # softplus(one) + MIN_SLOPE = 1
     d = F.pad(MIN_SLOPE + F.softplus(raw_d + one), (1, 1), value=1.0)
-    xs, ys = knots
     search = (xs if side == "x" else ys)[..., 1:-1].contiguous()
     bin_of = torch.searchsorted(search, v[..., None].contiguous())   # 0..K-1
 
@@ -194,12 +198,18 @@ def _spline_bins(params, bound, v, side):
     return y_k, h, h / w, pick(d), pick(d[..., 1:]), x_k, w
 
 
+def _log_softmax(x):
+    """``log_softmax`` over the last dimension, written out: for the few entries of a
+    transformer's parameters, ``F.log_softmax`` is several times slower on a CPU."""
+    return x - x.logsumexp(-1, keepdim=True)
+
+
 def _logit_mixture(x, logits, loc, log_scale):
     """``logit`` of a mixture of logistic CDFs, and its log-derivative, in log space
     (so that neither tail rounds to 0 or 1)."""
     log_scale = soft_clamp(log_scale)
     t = (x[..., None] - loc) * torch.exp(-log_scale)
-    log_w = F.log_softmax(logits, dim=-1)
+    log_w = _log_softmax(logits)
     log_c = torch.logsumexp(log_w + F.logsigmoid(t), -1)       # log C(x)
     log_1mc = torch.logsumexp(log_w + F.logsigmoid(-t), -1)    # log (1 - C(x))
     log_density = log_w + F.logsigmoid(t) + F.logsigmoid(-t) - log_scale
@@ -247,7 +257,8 @@ def ddsf(units=8, layers=2):
     through the layers as the log of a positive Jacobian, by ``logsumexp``.
     """
     sizes = [1] + [units] * (layers - 1) + [1]
-    shapes = [(units * d_in, units, units, d_out * units)
+    # U mixes d_in inputs; from the single input of the first layer it is 1, not free
+    shapes = [(units * d_in * (d_in > 1), units, units, d_out * units)
               for d_in, d_out in zip(sizes[:-1], sizes[1:])]
 
     def transform(x, params):
@@ -255,12 +266,12 @@ def ddsf(units=8, layers=2):
         for chunk, (d_in, d_out) in zip(params.split([sum(s) for s in shapes], -1),
                                         zip(sizes[:-1], sizes[1:])):
             raw_u, log_a, b, raw_w = _split_layer(chunk, units, d_in, d_out)
-            log_u = F.log_softmax(raw_u, -1)                # (..., units, d_in)
+            log_u = _log_softmax(raw_u)                     # (..., units, d_in)
             log_a = soft_clamp(log_a)
             t = torch.exp(log_a) * (log_u.exp() * h[..., None, :]).sum(-1) \
                 + b + 2 * _spread(units, b)
             log_dt = log_a + torch.logsumexp(log_u + log_j[..., None, :], -1)
-            log_w = F.log_softmax(raw_w, -1)                # (..., d_out, units)
+            log_w = _log_softmax(raw_w)                     # (..., d_out, units)
             up, down = F.logsigmoid(t)[..., None, :], F.logsigmoid(-t)[..., None, :]
             log_c = torch.logsumexp(log_w + up, -1)
             log_1mc = torch.logsumexp(log_w + down, -1)
@@ -274,8 +285,10 @@ def ddsf(units=8, layers=2):
 
 
 def _split_layer(chunk, units, d_in, d_out):
-    sizes = [units * d_in, units, units, d_out * units]
+    sizes = [units * d_in * (d_in > 1), units, units, d_out * units]
     raw_u, log_a, b, raw_w = chunk.split(sizes, -1)
+    if d_in == 1:
+        raw_u = chunk.new_zeros(*chunk.shape[:-1], units)
     return (raw_u.unflatten(-1, (units, d_in)), log_a, b,
             raw_w.unflatten(-1, (d_out, units)))
 
@@ -316,19 +329,44 @@ def bisect(f, y, lo, hi, tol=None, max_iter=100):
     return (lo + hi) / 2
 
 
+def _widen(f, y, lo, hi, doublings=64):
+    """Per element, the bracket ``[lo, hi]`` doubled about its centre until it holds
+    the root of ``f(x) = y`` (one host sync per doubling; none when it already does),
+    and ``y``, clamped into ``f``'s range on the final bracket with a ``NotConverged``
+    warning where even that did not reach."""
+    lo = torch.as_tensor(lo, dtype=y.dtype, device=y.device).expand_as(y)
+    hi = torch.as_tensor(hi, dtype=y.dtype, device=y.device).expand_as(y)
+    for _ in range(doublings):
+        low, high = f(lo) > y, f(hi) < y
+        if not (low | high).any():
+            return y, lo, hi
+        centre, half = (lo + hi) / 2, (hi - lo) / 2
+        lo = torch.where(low, centre - 2 * half, lo)
+        hi = torch.where(high, centre + 2 * half, hi)
+    f_lo, f_hi = f(lo), f(hi)
+    beyond = ((y < f_lo) | (y > f_hi)).sum().item()
+    if beyond:
+        warnings.warn(f"invert: {beyond} values have no root within {doublings} "
+                      "doublings of the bracket; they are clamped to its ends",
+                      NotConverged, stacklevel=3)
+    return torch.minimum(torch.maximum(y, f_lo), f_hi), lo, hi
+
+
 def invert(transform, y, params, lo, hi, tol=None, max_iter=100):
     """Invert a monotone scalar transform: ``x`` with ``transform(x, params)[0] = y``,
     and the log-derivative of the inverse map, ``-ladj(x)``.
 
     A transform with a closed-form ``inverse`` uses it (no bracket needed). Otherwise
-    bisection finds ``x`` without gradients; a correction whose value is zero then
+    bisection finds ``x`` without gradients, in ``[lo, hi]`` widened (doubling) where
+    a root lies outside it; a correction whose value is zero then
     gives ``x`` the gradients of the inverse function (implicit differentiation):
     ``dx/dy = 1 / f'(x)`` and ``dx/dparams = -(df/dparams) / f'(x)``.
     """
     if hasattr(transform, "inverse"):
         return transform.inverse(y, params)
     with torch.no_grad():
-        x = bisect(lambda x: transform(x, params)[0], y, lo, hi, tol, max_iter)
+        f = lambda x: transform(x, params)[0]
+        x = bisect(f, *_widen(f, y, lo, hi), tol, max_iter)
     y_at_x, ladj = transform(x, params)
     residual = y - y_at_x
     x = x + (residual - residual.detach()) / ladj.detach().exp()

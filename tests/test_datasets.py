@@ -9,7 +9,7 @@ from flowlib import exercises
 
 
 ONE_D = ["bimodal", "trimodal", "peaked", "skewed", "laplace", "heavy"]
-TWO_D = ["moons", "face", "8gaussians", "rings", "checkerboard"]
+TWO_D = ["moons", "face", "8gaussians", "rings", "checkerboard", "grid"]
 
 
 def test_the_registry_holds_exactly_the_tested_sets():

@@ -217,3 +217,48 @@ def test_cell_probability(capsys):
     with pytest.raises(AssertionError, match="cell"):       # i and j swapped
         exercises.check_cell_probability(lambda *a: mass(*a, swap=True))
     assert "Correct" in capsys.readouterr().out
+
+
+def test_rq_derivative(capsys):
+    def derivative(xi, s, d0, d1, squared=True):
+        between = xi * (1 - xi)
+        denominator = s + (d0 + d1 - 2 * s) * between
+        top = s**2 * (d1 * xi**2 + 2 * s * between + d0 * (1 - xi)**2)
+        return top / (denominator**2 if squared else denominator)
+    exercises.check_rq_derivative(derivative)
+    with pytest.raises(AssertionError, match="must equal d0"):  # the square forgotten
+        exercises.check_rq_derivative(lambda *a: derivative(*a, squared=False))
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_rq_inverse(capsys):
+    def invert_bin(y, x_k, y_k, w, h, d0, d1, stable=True):
+        s, dy = h / w, y - y_k
+        curve = d0 + d1 - 2 * s
+        a, b, c = h * (s - d0) + dy * curve, h * d0 - dy * curve, -s * dy
+        root = (b**2 - 4 * a * c).sqrt()
+        xi = 2 * c / (-b - root) if stable else (-b - root) / (2 * a)
+        return x_k + xi * w
+    exercises.check_rq_inverse(invert_bin)
+    with pytest.raises(AssertionError, match="which root"):  # the other root
+        exercises.check_rq_inverse(lambda *a: invert_bin(*a, stable=False))
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_dsf_derivative(capsys):
+    def derivative(x, w, a, b, logit=True):
+        s = torch.sigmoid(a * x[:, None] + b)
+        c = (w * s).sum(-1)
+        slope = (w * a * s * (1 - s)).sum(-1)
+        return slope / (c * (1 - c)) if logit else slope
+    exercises.check_dsf_derivative(derivative)
+    with pytest.raises(AssertionError, match="chain rule"):  # the logit's factor lost
+        exercises.check_dsf_derivative(lambda *a: derivative(*a, logit=False))
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_spline_parameters(capsys):
+    exercises.check_spline_parameters(lambda k, d: (3 * k - 1) * d)
+    with pytest.raises(AssertionError, match="inner knots"):  # K + 1 derivatives
+        exercises.check_spline_parameters(lambda k, d: (3 * k + 1) * d)
+    assert "Correct" in capsys.readouterr().out

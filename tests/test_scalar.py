@@ -184,6 +184,41 @@ def test_sigmoidal_transforms_are_increasing_and_invert_by_bisection(transform, 
 
 
 def test_ddsf_counts_its_parameters_and_dsf_is_its_one_layer_core():
-    # layer 1: U (units x 1), log a, b, W (units x units); layer 2: U, log a, b, W (1 x units)
-    assert scalar.ddsf(units=4, layers=2).n_params == (4 + 4 + 4 + 16) + (16 + 4 + 4 + 4)
-    assert scalar.ddsf(units=5, layers=1).n_params == 4 * 5
+    # layer 1: log a, b, W (units x units), its U (units x 1) is all ones; layer 2:
+    # U (units x units), log a, b, W (1 x units): (2L - 2) u^2 + (2L + 1) u in all
+    assert scalar.ddsf(units=4, layers=2).n_params == (4 + 4 + 16) + (16 + 4 + 4 + 4)
+    assert scalar.ddsf(units=5, layers=1).n_params == 3 * 5
+    assert scalar.ddsf(units=3, layers=4).n_params == 6 * 9 + 9 * 3
+    # one layer is a DSF: the same map, its parameters in another order
+    params = torch.randn(7, 15, **F64)
+    x = torch.randn(7, **F64)
+    log_a, b, raw_w = params.split(5, -1)
+    as_dsf = torch.cat([raw_w, -(b + 2 * torch.linspace(-1, 1, 5, **F64))
+                        * torch.exp(-scalar.soft_clamp(log_a)), -log_a], -1)
+    torch.testing.assert_close(scalar.ddsf(units=5, layers=1)(x, params),
+                               scalar.dsf(x, as_dsf - torch.cat(
+                                   [torch.zeros(5, **F64), torch.linspace(-1, 1, 5, **F64),
+                                    torch.zeros(5, **F64)])))
+
+
+def test_invert_widens_its_bracket_for_roots_outside_it():
+    # scales of e^7: the transform's range on [-100, 100] is a narrow band around 0
+    params = torch.tensor([[0.0, 0.0, 7.0, 7.0, 7.0, 7.0]], **F64).expand(3, -1)
+    x = torch.tensor([-5e3, 20.0, 4e4], **F64)
+    y, _ = scalar.dsf(x, params)
+    assert scalar.dsf(torch.full((3,), 100.0, **F64), params)[0].max() < y.max()
+    back, _ = scalar.invert(scalar.dsf, y, params, -100.0, 100.0)
+    torch.testing.assert_close(back, x, rtol=1e-9, atol=1e-9)
+
+
+def test_invert_warns_and_clamps_where_no_root_is_within_reach():
+    params = torch.zeros(2, 6, **F64)               # a logistic mixture CDF: onto (0, 1)
+    y = torch.tensor([0.5, 1.5], **F64)              # 1.5 has no root at all
+    with pytest.warns(scalar.NotConverged, match="1 values have no root"):
+        x, _ = scalar.invert(scalar.logistic_mixture_cdf, y, params, -10.0, 10.0)
+    assert abs(x[0].item()) < 1e-6 and 30 < x[1].item() < math.inf  # where F rounds to 1
+
+
+def test_mixture_cdf_inverse_rejects_values_outside_its_range():
+    with pytest.raises(ValueError, match=r"z must lie in \(0, 1\)"):
+        flowlib.MixtureCDF(2).inverse(torch.tensor([[0.5, 1.5]]))
