@@ -129,12 +129,12 @@ class Checkerboard(Density):
         self.dark = [(i, j) for i in range(k) for j in range(k) if (i + j) % 2 == 0]
 
     def sample(self, n):
-        cells = torch.tensor(self.dark,
-                             dtype=torch.float32)[torch.randint(len(self.dark), (n,))]
-        return cells + torch.rand(n, 2) - self.k / 2
+        low = torch.tensor(self.dark)[torch.randint(len(self.dark), (n,))] - self.k / 2
+        # low + u can round up onto the next square's edge: keep each point inside
+        return torch.minimum(low + torch.rand(n, 2), torch.nextafter(low + 1, low))
 
     def _log_prob(self, x):
-        cell = torch.floor(x + self.k / 2)
+        cell = torch.floor(x.double() + self.k / 2)  # exact for float32 x
         inside = ((cell >= 0) & (cell < self.k)).all(1) & ((cell.sum(1) % 2) == 0)
         return torch.where(inside, -math.log(len(self.dark)), -math.inf).to(x.dtype)
 

@@ -120,6 +120,20 @@ def test_checkerboard_is_exact():
     assert torch.isinf(lp[[1, 3]]).all()
 
 
+def test_checkerboard_samples_never_round_onto_a_light_square():
+    # in float32, 1 + u rounds to 2 for u within 2**-24 of 1: such a sample sits on
+    # the edge of a light square, and a KL estimate over it is -inf
+    d = flowlib.dataset("checkerboard")
+    torch.manual_seed(0)
+    rand = torch.rand
+    try:
+        torch.rand = lambda *shape: torch.full(shape, 1 - 2.0**-24)
+        x = d.sample(1_000)
+    finally:
+        torch.rand = rand
+    assert torch.isfinite(d.log_prob(x)).all()
+
+
 def test_chapter_2_checkers():
     from flowlib import scalar
     exercises.check_ar2d_log_density(lambda x, f1, f2: f1(x[:, 0])[1] + f2(x[:, 1], x[:, 0])[1])
