@@ -87,10 +87,10 @@ class GatedAttentionNet(nn.Module):
     then a 3x3 convolution to ``out_channels`` that starts at zero.
 
     Each branch is added to the running features through a gate, ``a * sigmoid(b)``
-    (a gated linear unit), after a layer norm over the channels. Attention lets every
-    pixel's parameters depend on the whole image in one layer, which convolutions
-    reach only through depth; it sees positions through a learned embedding. ``bf16``
-    as in ``ConvNet``.
+    (a gated linear unit); the attention branch starts with a layer norm over the
+    channels. Attention lets every pixel's parameters depend on the whole image in one
+    layer, which convolutions reach only through depth; it sees positions through a
+    learned embedding. ``bf16`` as in ``ConvNet``.
     """
 
     def __init__(self, in_channels, out_channels, hidden=64, blocks=1, heads=4,

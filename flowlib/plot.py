@@ -19,15 +19,15 @@ def grid(span, n=200):
 
 
 @torch.no_grad()
-def density(ax, log_prob, span, n=200, title=None, device=None):
-    """Heat map of ``exp(log_prob(x))`` over the grid; returns the values, shape
-    ``(n, n)``."""
+def density(ax, log_prob, span, n=200, title=None, device=None, vmax=None):
+    """Heat map of ``exp(log_prob(x))`` over the grid (colours up to ``vmax``, by
+    default the largest value); returns the values, shape ``(n, n)``."""
     points = grid(span, n)
     values = torch.cat([log_prob(p.to(device) if device else p).exp().cpu()
                         for p in points.split(8192)])
     values = torch.nan_to_num(values).view(n, n)
     ax.imshow(values.numpy(), origin="lower", extent=(*span, *span), cmap="viridis",
-              aspect="equal")
+              aspect="equal", vmin=0 if vmax is not None else None, vmax=vmax)
     ax.set(title=title, xticks=[], yticks=[])
     return values
 
