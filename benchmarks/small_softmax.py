@@ -5,7 +5,8 @@ The scalar transforms of chapter 6 normalise a few logits per coordinate (the bi
 a spline, the components of a mixture) for every coordinate of a batch: many rows of
 a handful of entries. This times, for rows of K entries, ``F.softmax`` and
 ``F.log_softmax`` against ``x - x.logsumexp(-1, keepdim=True)`` (what
-``flowlib.scalar`` uses) and its exponential, forward only, median of repeats.
+``flowlib.scalar`` uses for rows of fewer than 16 entries) and its exponential,
+forward only, median of repeats.
 
     python benchmarks/small_softmax.py            # about half a minute
     python benchmarks/small_softmax.py --quick    # a smoke test, git-ignored
