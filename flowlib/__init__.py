@@ -18,6 +18,8 @@ from .glow import ActNorm, Conv1x1, MultiScale, Squeeze
 from .notebook import run_times, show
 from .linear import LinearLU, Permutation, Reverse
 from .metrics import kl_divergence, nll, seconds
+from .residual import (LipSwish, Planar, Radial, ResidualBlock, SpectralLinear,
+                       Sylvester, lipschitz_mlp)
 from .nets import MLP, ConvNet, GatedAttentionNet, WithContext
 from .train import budget, capture, device, fit, mode, run_record, seed
 
@@ -32,6 +34,8 @@ __all__ = [
     "Coupling", "checkerboard", "channel_mask", "half_mask",
     "MLP", "ConvNet", "GatedAttentionNet", "WithContext",
     "ActNorm", "Conv1x1", "Squeeze", "MultiScale",
+    "Planar", "Radial", "Sylvester", "ResidualBlock", "SpectralLinear", "LipSwish",
+    "lipschitz_mlp",
     "fit", "capture", "budget", "mode", "device", "seed", "run_record",
     "show", "run_times", "mnist", "dataset",
     "kl_divergence", "nll", "seconds",

@@ -26,6 +26,8 @@ from .elementwise import Affine, LeakyReLU, MixtureCDF, NormalCDF, Sigmoid
 from .glow import ActNorm, Conv1x1, MultiScale, Squeeze
 from .linear import LinearLU, Permutation, Reverse
 from .nets import MLP, ConvNet, GatedAttentionNet
+from .residual import (Planar, Radial, ResidualBlock, SpectralLinear, Sylvester,
+                       lipschitz_mlp)
 
 
 def check_bijector(bijector, x, context=None, atol=1e-7):
@@ -179,8 +181,26 @@ def examples():
     level = lambda c, h, w: Compose(_initialized(ActNorm(c)), Conv1x1(c), Coupling(
         channel_mask((c, h, w)), ConvNet(c, 2 * c, hidden=8)))
     # six layers of noise at 0.5 send z to 1e7 and beyond, no trained flow's range
+    yield "Planar", randomized(Planar(3)), randn(4, 3)
+    yield "Radial", randomized(Radial(3)), randn(4, 3)
+    yield "IAF-style Inverse(Planar)", randomized(Planar(2)).inv, randn(4, 2)
+    for kind, m in (("orthogonal", 2), ("householder", 3), ("triangular", None)):
+        yield f"Sylvester, {kind}", randomized(Sylvester(3, m, kind, flip=True)), \
+            randn(4, 3)
+    yield "ResidualBlock, exact log-det", settled(randomized(ResidualBlock(
+        lipschitz_mlp(3, (8, 8))))), 2 * randn(4, 3)
     yield "MultiScale, two scales", randomized(
         MultiScale((1, 4, 4), [level(4, 2, 2), level(8, 1, 1)]), 0.2), randn(2, 1, 4, 4)
+
+
+def settled(bijector, iterations=50):
+    """``bijector`` with the power iterations of its spectral norms run to
+    convergence, then in eval mode, where they stay put and the map is fixed."""
+    for layer in bijector.modules():
+        if isinstance(layer, SpectralLinear):
+            for _ in range(iterations):
+                layer.train()(layer.weight.new_zeros(1, layer.in_features))
+    return bijector.eval()
 
 
 def _initialized(actnorm):
