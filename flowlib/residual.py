@@ -341,7 +341,7 @@ class ResidualBlock(Bijector):
             x_fixed = x.detach().requires_grad_()
             with torch.enable_grad():
                 g_fixed = self.g(x_fixed)
-            x = z - g_fixed     # the hook below turns its gradient into the implicit one
+            x = z - g_fixed      # the hook below makes its gradient the implicit one
             if x.requires_grad:
                 x.register_hook(lambda grad: self._solve_adjoint(grad, x_fixed,
                                                                  g_fixed))
