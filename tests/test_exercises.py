@@ -262,3 +262,73 @@ def test_spline_parameters(capsys):
     with pytest.raises(AssertionError, match="inner knots"):  # K + 1 derivatives
         exercises.check_spline_parameters(lambda k, d: (3 * k + 1) * d)
     assert "Correct" in capsys.readouterr().out
+
+
+def test_planar_log_det(capsys):
+    def planar_log_det(x, w, u, b, absolute=True):
+        factor = 1 + (1 - torch.tanh(x @ w + b) ** 2) * (w @ u)
+        return factor.abs().log() if absolute else factor.log()
+    exercises.check_planar_log_det(planar_log_det)
+    with pytest.raises(AssertionError, match="determinant lemma|off by"):  # u . u
+        exercises.check_planar_log_det(
+            lambda x, w, u, b: torch.log1p((1 - torch.tanh(x @ w + b) ** 2) * (u @ u)))
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_planar_constraint(capsys):
+    def constrain(w, u):
+        wu = w @ u
+        return u + (torch.nn.functional.softplus(wu) - 1 - wu) * w / (w @ w)
+    exercises.check_planar_constraint(constrain)
+    with pytest.raises(AssertionError, match="orthogonal to w"):  # moved along u
+        exercises.check_planar_constraint(
+            lambda w, u: u * (torch.nn.functional.softplus(w @ u) - 1) / (w @ u))
+    with pytest.raises(AssertionError, match="expected softplus"):  # |w| forgotten
+        exercises.check_planar_constraint(
+            lambda w, u: u + (torch.nn.functional.softplus(w @ u) - 1 - w @ u) * w)
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_fixed_point(capsys):
+    def invert(g, z, tol, max_iter=10_000):
+        x = z
+        for _ in range(max_iter):
+            x, previous = z - g(x), x
+            if (x - previous).abs().max() < tol:
+                break
+        return x
+    exercises.check_fixed_point(invert)
+    with pytest.raises(AssertionError, match="misses z"):  # too few iterations
+        exercises.check_fixed_point(lambda g, z, tol: invert(g, z, tol, max_iter=20))
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_roulette(capsys):
+    def roulette(term, q, generator, fixed=None):
+        total, k, weight = 0.0, 1, 1.0
+        while True:
+            total += term(k) / weight
+            if (fixed is not None and k == fixed) or (
+                    fixed is None and torch.rand((), generator=generator) > q):
+                return total
+            k, weight = k + 1, weight * q
+    exercises.check_roulette(roulette)
+    with pytest.raises(AssertionError, match="fixed truncation"):
+        exercises.check_roulette(lambda t, q, g: roulette(t, q, g, fixed=3))
+    with pytest.raises(AssertionError, match="biased"):  # no reweighting
+        exercises.check_roulette(lambda t, q, g: roulette(lambda k: t(k) * q ** (k - 1),
+                                                          q, g))
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_log_det_series(capsys):
+    def log_det_series(vjp, v, n_terms, sign=-1):
+        total, w = 0.0, v
+        for k in range(1, n_terms + 1):
+            w = vjp(w)
+            total = total + sign ** (k + 1) / k * (w * v).sum(-1)
+        return total
+    exercises.check_log_det_series(log_det_series)
+    with pytest.raises(AssertionError, match="off by"):  # every sign positive
+        exercises.check_log_det_series(lambda *a: log_det_series(*a, sign=1))
+    assert "Correct" in capsys.readouterr().out

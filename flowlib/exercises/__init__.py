@@ -29,6 +29,8 @@ from .chapter5 import (check_bits_per_dim, check_logit_log_det, check_jensen_gap
                        check_iw_bound, check_cell_probability)
 from .chapter6 import (check_rq_derivative, check_rq_inverse, check_dsf_derivative,
                        check_spline_parameters)
+from .chapter7 import (check_planar_log_det, check_planar_constraint, check_fixed_point,
+                       check_roulette, check_log_det_series)
 
 __all__ = ["check_logit_normal_log_prob", "check_scaled_uniform_density",
     "check_flow_log_likelihood", "check_bisection", "check_best_affine",
@@ -39,4 +41,6 @@ __all__ = ["check_logit_normal_log_prob", "check_scaled_uniform_density",
     "check_coupling_inverse", "check_factored_dims", "check_squeeze",
     "check_bits_per_dim", "check_logit_log_det", "check_jensen_gap", "check_iw_bound",
     "check_cell_probability", "check_rq_derivative", "check_rq_inverse",
-    "check_dsf_derivative", "check_spline_parameters"]
+    "check_dsf_derivative", "check_spline_parameters", "check_planar_log_det",
+    "check_planar_constraint", "check_fixed_point", "check_roulette",
+    "check_log_det_series"]
