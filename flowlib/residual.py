@@ -186,20 +186,27 @@ class SpectralLinear(nn.Linear):
     ``max(1, sigma / coeff)``, with ``sigma`` the largest singular value estimated by
     power iteration (Miyato et al., 2018), ``n_power`` steps per forward in training
     mode on vectors kept between calls; in eval mode the estimate is frozen, so the
-    map is fixed."""
+    map is fixed. The vectors start from ``n_init`` iterations on the initial weight,
+    so that the first steps do not exceed the cap while the estimate catches up."""
 
-    def __init__(self, in_features, out_features, coeff=0.9, n_power=1):
+    def __init__(self, in_features, out_features, coeff=0.9, n_power=1, n_init=200):
         super().__init__(in_features, out_features)
         self.coeff, self.n_power = coeff, n_power
         self.register_buffer("u", F.normalize(torch.randn(out_features), dim=0))
         self.register_buffer("v", F.normalize(torch.randn(in_features), dim=0))
+        self._power_iterations(n_init)
+
+    @torch.no_grad()
+    def _power_iterations(self, n):
+        for _ in range(n):
+            self.v.copy_(F.normalize(self.weight.T @ self.u, dim=0))
+            self.u.copy_(F.normalize(self.weight @ self.v, dim=0))
 
     def normalized_weight(self):
+        """The weight divided by ``max(1, sigma / coeff)``; in training mode the
+        estimate of ``sigma`` first takes ``n_power`` more steps."""
         if self.training:
-            with torch.no_grad():
-                for _ in range(self.n_power):
-                    self.v.copy_(F.normalize(self.weight.T @ self.u, dim=0))
-                    self.u.copy_(F.normalize(self.weight @ self.v, dim=0))
+            self._power_iterations(self.n_power)
         sigma = self.u @ self.weight @ self.v
         return self.weight / torch.clamp(sigma / self.coeff, min=1.0)
 
@@ -209,8 +216,9 @@ class SpectralLinear(nn.Linear):
 
 class LipSwish(nn.Module):
     """``x sigmoid(beta x) / 1.1``, ``beta = softplus(.)`` learned (Chen et al., 2019):
-    1-Lipschitz for every ``beta``, and its derivative does not saturate to zero as
-    ReLU's or ELU's second derivative does."""
+    1-Lipschitz for every ``beta``. Its slope peaks just below one at a single point
+    and falls away on both sides, so, unlike ELU's or ReLU's, its second derivative
+    is not zero on a whole region where the slope is near one."""
 
     def __init__(self):
         super().__init__()
@@ -273,8 +281,10 @@ class ResidualBlock(Bijector):
         with torch.no_grad():
             for layer in self.g.modules():
                 if isinstance(layer, SpectralLinear):
-                    sigma = torch.linalg.matrix_norm(layer.normalized_weight(), 2)
-                    bound *= sigma.item()
+                    training = layer.training
+                    weight = layer.eval().normalized_weight()   # no power step
+                    layer.train(training)
+                    bound *= torch.linalg.matrix_norm(weight, 2).item()
         return bound
 
     def _weights(self):

@@ -47,7 +47,7 @@ def check_planar_constraint(constrain):
         _verdict(got.shape == u.shape, f"constrain(w, u) should have the shape of u, "
                  f"{tuple(u.shape)}, got {tuple(got.shape)}")
         want_dot = torch.nn.functional.softplus(w @ u) - 1
-        _verdict(torch.isclose(w @ got, want_dot, atol=1e-9),
+        _verdict(torch.isclose(w @ got, want_dot, rtol=0, atol=1e-9),
                  f"in {dim}-D, w . u_hat = {(w @ got).item():.6f}; expected "
                  f"softplus(w . u) - 1 = {want_dot.item():.6f}")
         moved = got - u
