@@ -87,6 +87,19 @@ def test_spectral_normalisation_bounds_the_lipschitz_constant():
     assert slope.abs().max() <= 1
 
 
+def test_a_fresh_spectral_layer_is_within_its_cap_and_the_bound_has_no_side_effect():
+    torch.manual_seed(1)
+    layer = SpectralLinear(256, 256, coeff=0.9)    # close top singular values: slow
+    sigma = torch.linalg.matrix_norm(layer.eval().normalized_weight(), 2).item()
+    assert sigma <= 0.9 * 1.01, sigma
+    block = ResidualBlock(lipschitz_mlp(4, (8,)))
+    u = [m.u.clone() for m in block.g.modules() if isinstance(m, SpectralLinear)]
+    block.train().lipschitz_bound()
+    assert all(torch.equal(a, m.u) for a, m in zip(
+        u, (m for m in block.g.modules() if isinstance(m, SpectralLinear))))
+    assert block.g.training
+
+
 def test_series_estimators_agree_with_the_exact_log_det_in_expectation():
     """The roulette estimate is unbiased; the truncated one is biased by the terms it
     drops, and that bias is visible with one term and gone with twenty. (A linear g at
