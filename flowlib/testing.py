@@ -14,6 +14,7 @@ valid input batch for every bijector flowlib exports.
 """
 
 import copy
+import importlib.util
 
 import torch
 from torch.autograd.functional import jacobian
@@ -189,6 +190,10 @@ def examples():
             randn(4, 3)
     yield "ResidualBlock, exact log-det", settled(randomized(ResidualBlock(
         lipschitz_mlp(3, (8, 8))))), 2 * randn(4, 3)
+    if importlib.util.find_spec("torchdiffeq"):   # the optional ``ode`` extra
+        from .continuous import CNF, TimeMLP
+        yield "CNF, exact trace", CNF(randomized(TimeMLP(3, (8, 8))), rtol=1e-10,
+                                      atol=1e-10), randn(4, 3)
     yield "MultiScale, two scales", randomized(
         MultiScale((1, 4, 4), [level(4, 2, 2), level(8, 1, 1)]), 0.2), randn(2, 1, 4, 4)
 

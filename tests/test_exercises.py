@@ -332,3 +332,57 @@ def test_log_det_series(capsys):
     with pytest.raises(AssertionError, match="off by"):  # every sign positive
         exercises.check_log_det_series(lambda *a: log_det_series(*a, sign=1))
     assert "Correct" in capsys.readouterr().out
+
+
+def test_linear_log_det(capsys):
+    exercises.check_linear_log_det(lambda a, T: T * torch.trace(a))
+    with pytest.raises(AssertionError, match="exp\\(T A\\)"):  # one Euler step
+        exercises.check_linear_log_det(lambda a, T: torch.linalg.slogdet(
+            torch.eye(len(a), dtype=a.dtype) + T * a).logabsdet)
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_euler_augmented(capsys):
+    def euler_step(f, t, z, log_p, h, trace, sign=-1):
+        return z + h * f(t, z), log_p + sign * h * trace(t, z)
+    exercises.check_euler_augmented(euler_step)
+    with pytest.raises(AssertionError, match="spreading field"):  # the sign flipped
+        exercises.check_euler_augmented(lambda *a: euler_step(*a, sign=1))
+    with pytest.raises(AssertionError, match="pair"):
+        exercises.check_euler_augmented(lambda f, t, z, log_p, h, trace: z)
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_rk4_step(capsys):
+    def rk4_step(f, t, z, h, late=1.0):
+        k1 = f(t, z)
+        k2 = f(t + h / 2, z + h / 2 * k1)
+        k3 = f(t + h / 2, z + h / 2 * k2)
+        k4 = f(t + late * h, z + h * k3)
+        return z + h * (k1 + 2 * k2 + 2 * k3 + k4) / 6
+    exercises.check_rk4_step(rk4_step)
+    with pytest.raises(AssertionError, match="off by"):  # k4 at the wrong time
+        exercises.check_rk4_step(lambda f, t, z, h: rk4_step(f, t, z, h, late=0.5))
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_hutchinson_variance(capsys):
+    def variance(a, kind, symmetric=True):
+        s = (a + a.T) / 2 if symmetric else a
+        total = s.square().sum()
+        return 2 * (total if kind == "gaussian" else total - s.diagonal().square().sum())
+    exercises.check_hutchinson_variance(variance)
+    with pytest.raises(AssertionError, match="symmetric part"):
+        exercises.check_hutchinson_variance(lambda a, k: variance(a, k, False))
+    assert "Correct" in capsys.readouterr().out
+
+
+def test_linear_cnf_density(capsys):
+    def log_density(x, a, T, sign=1):
+        z = x @ torch.linalg.matrix_exp(T * a).T
+        normal = -0.5 * z.square().sum(-1) - len(a) / 2 * math.log(2 * math.pi)
+        return normal + sign * T * torch.trace(a)
+    exercises.check_linear_cnf_density(log_density)
+    with pytest.raises(AssertionError, match="off by"):   # the log-det subtracted
+        exercises.check_linear_cnf_density(lambda x, a, T: log_density(x, a, T, -1))
+    assert "Correct" in capsys.readouterr().out

@@ -31,6 +31,8 @@ from .chapter6 import (check_rq_derivative, check_rq_inverse, check_dsf_derivati
                        check_spline_parameters)
 from .chapter7 import (check_planar_log_det, check_planar_constraint, check_fixed_point,
                        check_roulette, check_log_det_series)
+from .chapter8 import (check_linear_log_det, check_euler_augmented, check_rk4_step,
+                       check_hutchinson_variance, check_linear_cnf_density)
 
 __all__ = ["check_logit_normal_log_prob", "check_scaled_uniform_density",
     "check_flow_log_likelihood", "check_bisection", "check_best_affine",
@@ -43,4 +45,5 @@ __all__ = ["check_logit_normal_log_prob", "check_scaled_uniform_density",
     "check_cell_probability", "check_rq_derivative", "check_rq_inverse",
     "check_dsf_derivative", "check_spline_parameters", "check_planar_log_det",
     "check_planar_constraint", "check_fixed_point", "check_roulette",
-    "check_log_det_series"]
+    "check_log_det_series", "check_linear_log_det", "check_euler_augmented",
+    "check_rk4_step", "check_hutchinson_variance", "check_linear_cnf_density"]
