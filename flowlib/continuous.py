@@ -21,6 +21,8 @@ Grathwohl et al., 2019). The solvers and the adjoint method are torchdiffeq's.
 (True, True)
 """
 
+import contextlib
+
 import torch
 from torch import nn
 
@@ -83,9 +85,9 @@ def noise(like, kind):
 class _Dynamics(nn.Module):
     """The augmented ODE: ``d(z, l)/dt = (f(z, t), tr(df/dz))``; counts its calls."""
 
-    def __init__(self, field, trace):
+    def __init__(self, field):
         super().__init__()
-        self.field, self.trace, self.v, self.nfe = field, trace, None, 0
+        self.field, self.trace, self.v, self.nfe = field, "exact", None, 0
 
     def forward(self, t, state):
         z = state[0]
@@ -123,13 +125,30 @@ class CNF(Bijector):
         super().__init__()
         if trace not in ("exact", "hutchinson"):
             raise ValueError(f"trace must be 'exact' or 'hutchinson', got {trace!r}")
-        self.dynamics = _Dynamics(field, trace)
-        self.T, self.noise, self.method = T, noise, method
+        self.dynamics = _Dynamics(field)
+        self.T, self.trace, self.noise, self.method = T, trace, noise, method
         self.rtol, self.atol, self.options, self.adjoint = rtol, atol, options, adjoint
 
     @property
     def stochastic(self):
-        return self.dynamics.trace != "exact"
+        return self.trace != "exact"
+
+    @contextlib.contextmanager
+    def settings(self, **changes):
+        """Solve with other settings inside a ``with`` block (e.g. ``rtol``, ``atol``,
+        ``trace``, ``method``, ``options``, ``adjoint``), restored afterwards."""
+        unknown = set(changes) - {"T", "trace", "noise", "method", "rtol", "atol",
+                                  "options", "adjoint"}
+        if unknown:
+            raise ValueError(f"unknown CNF settings {sorted(unknown)}")
+        saved = {name: getattr(self, name) for name in changes}
+        try:
+            for name, value in changes.items():
+                setattr(self, name, value)
+            yield self
+        finally:
+            for name, value in saved.items():
+                setattr(self, name, value)
 
     @property
     def nfe(self):
@@ -142,7 +161,10 @@ class CNF(Bijector):
         if x.dim() != 2:
             raise ValueError(f"CNF expects a batch of vectors (batch, dim), got shape "
                              f"{tuple(x.shape)}")
-        self.dynamics.nfe = 0
+        if self.trace not in ("exact", "hutchinson"):
+            raise ValueError(f"trace must be 'exact' or 'hutchinson', got "
+                             f"{self.trace!r}")
+        self.dynamics.nfe, self.dynamics.trace = 0, self.trace
         if self.stochastic:
             self.dynamics.v = noise(x, self.noise)
         times = torch.as_tensor(times, dtype=x.dtype, device=x.device)

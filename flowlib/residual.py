@@ -14,6 +14,7 @@ cut at a random length and reweighted (Residual Flows' Russian roulette, unbiase
 inference, which samples through the explicit map, uses ``.inv``.
 """
 
+import contextlib
 import warnings
 
 import torch
@@ -365,3 +366,19 @@ class ResidualBlock(Bijector):
             if (a - previous).abs().max() < self.tol:
                 break
         return a
+
+
+@contextlib.contextmanager
+def exact(flow):
+    """Inside a ``with`` block, every ``ResidualBlock`` of ``flow`` computes its exact
+    log-det (to evaluate a flow trained with a stochastic estimator, in small ``D``);
+    the estimators are restored afterwards."""
+    blocks = [m for m in flow.modules() if isinstance(m, ResidualBlock)]
+    kinds = [block.estimator for block in blocks]
+    try:
+        for block in blocks:
+            block.estimator = "exact"
+        yield flow
+    finally:
+        for block, kind in zip(blocks, kinds):
+            block.estimator = kind

@@ -38,9 +38,10 @@ def test_hutchinson_log_det_is_unbiased(kind):
     x = torch.randn(8, 3, dtype=torch.float64)
     with torch.no_grad():
         exact = flow(x)[1]
-        flow.dynamics.trace, flow.noise = "hutchinson", kind
-        assert flow.stochastic
-        draws = torch.stack([flow(x)[1] for _ in range(400)])
+        with flow.settings(trace="hutchinson", noise=kind):
+            assert flow.stochastic
+            draws = torch.stack([flow(x)[1] for _ in range(400)])
+        assert not flow.stochastic
     se = draws.std(0) / len(draws) ** 0.5
     assert draws.std(0).min() > 0                     # it is an estimate...
     assert ((draws.mean(0) - exact).abs() < 5 * se + 1e-9).all()   # ...of the log-det
@@ -74,5 +75,8 @@ def test_bad_input_and_options_are_refused():
         CNF(TimeMLP(2), trace="exact-ish")
     with pytest.raises(ValueError, match="batch of vectors"):
         CNF(TimeMLP(2))(torch.randn(2, 1, 2))
+    with pytest.raises(ValueError, match="unknown CNF settings"):
+        with CNF(TimeMLP(2)).settings(tolerance=1e-3):
+            pass
     with pytest.raises(ValueError, match="noise must be"):
         CNF(TimeMLP(2), trace="hutchinson", noise="uniform")(torch.randn(3, 2))

@@ -8,7 +8,7 @@ import torch
 
 import flowlib
 from flowlib.residual import (LipSwish, Planar, Radial, ResidualBlock, SpectralLinear,
-                              Sylvester, lipschitz_mlp)
+                              Sylvester, exact, lipschitz_mlp)
 from flowlib.scalar import NotConverged
 from flowlib.testing import randomize, settled
 
@@ -169,3 +169,13 @@ def test_a_flow_of_residual_blocks_trains_on_a_2d_set():
     after = flowlib.kl_divergence(truth, flow.eval(), test)
     assert after < 0.8 * before, (before, after)   # three blocks move points little
     assert all(b.lipschitz_bound() < 1 for b in flow.bijector.bijectors)
+
+
+def test_exact_switches_every_block_and_restores_it():
+    flow = flowlib.Compose(block("roulette"), block("truncated", n_terms=3)).double()
+    x = torch.randn(6, 3, dtype=torch.float64)
+    with exact(flow):
+        assert {b.estimator for b in flow.bijectors} == {"exact"}
+        first, second = flow(x)[1], flow(x)[1]
+    assert torch.equal(first, second)                # deterministic inside
+    assert [b.estimator for b in flow.bijectors] == ["roulette", "truncated"]
