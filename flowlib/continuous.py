@@ -2,7 +2,8 @@
 
 A residual flow with infinitely many infinitesimal steps: the data point ``x`` is the
 state at ``t = 0`` of the ODE ``dz/dt = f(z, t)``, and ``z = z(T)``. The map is
-invertible for any smooth ``f`` (run the ODE backwards), and its log-determinant obeys
+invertible for any ``f`` Lipschitz in ``z`` (run the ODE backwards), and its
+log-determinant obeys
 the instantaneous change of variables
 
     d log|det dz(t)/dx| / dt = tr(df/dz),
@@ -43,7 +44,8 @@ class TimeMLP(nn.Module):
     def __init__(self, dim, hidden=(64, 64, 64), activation=nn.Tanh):
         super().__init__()
         sizes = (dim, *hidden, dim)
-        self.layers = nn.ModuleList(nn.Linear(a + 1, b) for a, b in zip(sizes, sizes[1:]))
+        self.layers = nn.ModuleList(nn.Linear(a + 1, b)
+                                    for a, b in zip(sizes, sizes[1:]))
         self.activation = activation()
 
     def forward(self, t, z):
@@ -67,7 +69,7 @@ def exact_trace(dz, z, graph):
 
 
 def hutchinson_trace(dz, z, v, graph):
-    """``v^T (d dz / dz) v`` per sample: unbiased for the trace when ``E[v v^T] = I``."""
+    """``v^T (d dz / dz) v`` per sample: unbiased for the trace if ``E[v v^T] = I``."""
     vjp = torch.autograd.grad(dz, z, v, retain_graph=True, create_graph=graph)[0]
     return (vjp * v).sum(1)
 
