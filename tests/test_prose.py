@@ -22,6 +22,8 @@ MAX_CODE_LINE = 88  # the theme cuts code lines at about 95 characters
 ALLOWED = {
     # RealNVP and Glow on MNIST, as tabulated by grathwohl2019ffjord
     "04_coupling_flows.md": {"1.06", "1.05"},
+    # FFJORD on MNIST, from grathwohl2019ffjord
+    "08_continuous_flows.md": {"0.99"},
 }
 
 _STRIP = [
