@@ -3,8 +3,7 @@
 A residual flow with infinitely many infinitesimal steps: the data point ``x`` is the
 state at ``t = 0`` of the ODE ``dz/dt = f(z, t)``, and ``z = z(T)``. The map is
 invertible for any ``f`` Lipschitz in ``z`` (run the ODE backwards), and its
-log-determinant obeys
-the instantaneous change of variables
+log-determinant obeys the instantaneous change of variables
 
     d log|det dz(t)/dx| / dt = tr(df/dz),
 
@@ -37,9 +36,10 @@ from .core import Bijector
 
 
 class TimeMLP(nn.Module):
-    """A velocity field ``f(z, t)``: an MLP that sees the time ``t`` beside its input at
-    every layer, with smooth activations (the field must be Lipschitz in ``z`` for the
-    ODE to have unique solutions; tanh and softplus nets are)."""
+    """A velocity field ``f(z, t)``, called as ``field(t, z)`` (torchdiffeq's order):
+    an MLP that sees the time ``t`` beside its input at every layer, with smooth
+    activations (the field must be Lipschitz in ``z`` for the ODE to have unique
+    solutions; tanh and softplus nets are)."""
 
     def __init__(self, dim, hidden=(64, 64, 64), activation=nn.Tanh):
         super().__init__()
