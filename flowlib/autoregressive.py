@@ -47,12 +47,16 @@ class MADE(nn.Module):
     ``d_j``; the outputs of position ``k`` see the hidden units of degree below ``k``.
     With ``zero_last`` the last layer starts at zero weights, so every coordinate
     starts exactly at ``init``; otherwise it keeps PyTorch's random initialization
-    (its bias shifted by ``init``).
+    (its bias shifted by ``init``). With ``context`` features, a context vector
+    (an encoder's summary of x in a VAE) enters the first hidden layer through an
+    unmasked linear map: every output may depend on it.
     """
 
     def __init__(self, features, n_params, hidden=(64, 64), order=None, init=None,
-                 zero_last=True):
+                 zero_last=True, context=0):
         super().__init__()
+        if context and not hidden:
+            raise ValueError("a MADE with a context needs a hidden layer to add it to")
         order = torch.arange(features) if order is None else torch.as_tensor(order)
         if sorted(order.tolist()) != list(range(features)):
             raise ValueError(f"order must be a permutation of 0..{features - 1}, "
@@ -77,9 +81,17 @@ class MADE(nn.Module):
         if init is not None:
             with torch.no_grad():
                 self.out.bias.add_(init.repeat(features))
+        self.context = nn.Linear(context, hidden[0], bias=False) if context else None
 
-    def forward(self, x):
-        return self.net(x).view(-1, self.features, self.n_params)
+    def forward(self, x, context=None):
+        h = self.net[0](x)
+        if self.context is not None:   # a MADE built without one ignores a context
+            if context is None or context.shape != (len(x), self.context.in_features):
+                raise ValueError(f"this MADE needs a context of shape ({len(x)}, "
+                                 f"{self.context.in_features}), got "
+                                 f"{None if context is None else tuple(context.shape)}")
+            h = h + self.context(context.to(x.dtype))
+        return self.net[1:](h).view(-1, self.features, self.n_params)
 
 
 class Autoregressive(Bijector):
@@ -93,21 +105,22 @@ class Autoregressive(Bijector):
     takes one pass. ``inverse`` takes D passes: pass k solves the k-th coordinate of
     the order, whose parameters depend only on coordinates solved before it (closed
     form, or bisection within ``bracket``). ``zero_last`` starts the MADE's last
-    layer at zero, so the layer starts exactly at ``init`` (see ``MADE``).
+    layer at zero, so the layer starts exactly at ``init`` (see ``MADE``). With
+    ``context`` features the parameters also depend on a context (see ``MADE``).
     """
 
     def __init__(self, features, transform=scalar.gaussian_mixture_cdf, n_params=15,
                  init=None, hidden=(64, 64), order=None, bracket=(-100.0, 100.0),
-                 zero_last=True):
+                 zero_last=True, context=0):
         super().__init__()
         if init is None and transform in (scalar.gaussian_mixture_cdf,
                                           scalar.logistic_mixture_cdf):
             init = scalar.mixture_params(n_params // 3)
         self.transform, self.bracket = transform, bracket
-        self.made = MADE(features, n_params, hidden, order, init, zero_last)
+        self.made = MADE(features, n_params, hidden, order, init, zero_last, context)
 
     def forward(self, x, context=None):
-        z, ladj = self.transform(x, self.made(x))
+        z, ladj = self.transform(x, self.made(x, context))
         return z, ladj.sum(1)
 
     def inverse(self, z, context=None):
@@ -116,7 +129,7 @@ class Autoregressive(Bijector):
         position[self.made.order] = torch.arange(len(position), device=z.device)
         bisected = not hasattr(self.transform, "inverse")
         for k in range(z.shape[1]):  # x_i needs x_<i: one pass per coordinate
-            params = self.made(x)
+            params = self.made(x, context)
             now = position == k      # the coordinate whose inputs are all known
             if bisected:             # elsewhere, a target that is surely in range
                 at_zero = self.transform(torch.zeros_like(z), params)[0]
@@ -129,11 +142,12 @@ class Autoregressive(Bijector):
         return x, ladj.sum(1)
 
 
-def MAF(features, layers=5, hidden=(64, 64), zero_last=False):
+def MAF(features, layers=5, hidden=(64, 64), zero_last=False, context=0):
     """A masked autoregressive flow (Papamakarios et al., 2017): ``layers`` affine
     autoregressive layers with the order reversed between them. Density in one pass
     per layer, sampling in D. ``MAF(...).inv`` is an inverse autoregressive flow
-    (Kingma et al., 2016): sampling in one pass, density in D.
+    (Kingma et al., 2016): sampling in one pass, density in D. With ``context``
+    features every layer's MADE also sees a context (an amortized posterior's).
 
     The MADEs' last layers start random: on chapter 3's 2-D data sets that trained
     better than the exact identity start (``zero_last=True``), and on its 8x8 digits
@@ -151,7 +165,7 @@ def MAF(features, layers=5, hidden=(64, 64), zero_last=False):
     for i in range(layers):
         stack += [Reverse(features)] if i else []
         stack.append(Autoregressive(features, scalar.affine, 2, hidden=hidden,
-                                    zero_last=zero_last))
+                                    zero_last=zero_last, context=context))
     return Compose(*stack)
 
 

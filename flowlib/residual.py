@@ -40,81 +40,128 @@ def _solve_line(y, r, s, c):
     return scalar.invert(_tanh_line, y, params, y - r.abs(), y + r.abs())
 
 
-class Planar(Bijector):
+class Amortized(Bijector):
+    """A layer whose free parameters are either its own, shared by every sample, or,
+    with ``context`` features, computed for each sample by a linear map of a context:
+    amortized, as a VAE's encoder sets each data point's posterior. The map starts
+    at zero weight and the shared initial values as bias, so every sample starts
+    from the same layer. ``free(context)`` returns the parameters in the order given,
+    each of its own shape, or with a batch dimension in front when amortized; the
+    layers below are written to broadcast over both."""
+
+    def _declare(self, context, **initial):
+        self.shapes = {name: value.shape for name, value in initial.items()}
+        if not context:
+            self.amortize = None
+            for name, value in initial.items():
+                self.register_parameter(name, nn.Parameter(value))
+            return
+        self.amortize = nn.Linear(context, sum(v.numel() for v in initial.values()))
+        with torch.no_grad():
+            self.amortize.weight.zero_()
+            self.amortize.bias.copy_(torch.cat([v.flatten() for v in initial.values()]))
+
+    def free(self, context=None):
+        if self.amortize is None:   # shared parameters: any context is ignored
+            return [getattr(self, name) for name in self.shapes]
+        n = self.amortize.in_features
+        if context is None or context.dim() != 2 or context.shape[1] != n:
+            raise ValueError(f"this {type(self).__name__} is amortized: it needs a "
+                             f"context of shape (batch, {n}), got "
+                             f"{None if context is None else tuple(context.shape)}")
+        out = self.amortize(context.to(self.amortize.weight.dtype))
+        parts = out.split([s.numel() for s in self.shapes.values()], -1)
+        return [p.view(-1, *s) for p, s in zip(parts, self.shapes.values())]
+
+
+def _dot(a, b):
+    return (a * b).sum(-1)
+
+
+def _vecmat(v, m):
+    """Row vectors ``v`` (batch, n) times a matrix (n, k) or a matrix per row."""
+    return (v.unsqueeze(-2) @ m).squeeze(-2)
+
+
+class Planar(Amortized):
     """``z = x + u tanh(w . x + b)`` (Rezende and Mohamed, 2015).
 
     By the matrix determinant lemma, ``log|det| = log(1 + (w . u) tanh'(w . x + b))``,
     positive for every ``x`` when ``w . u > -1``: the free vector is moved along ``w``
     so that ``w . u = softplus(w . u_free) - 1``. The inverse solves one increasing
     scalar equation for ``a = w . x``, ``w . z = a + (w . u) tanh(a + b)``, then
-    ``x = z - u tanh(a + b)``.
+    ``x = z - u tanh(a + b)``. With ``context`` features, ``w``, ``u`` and ``b`` are
+    set per sample from a context (see ``Amortized``).
     """
 
-    def __init__(self, dim):
+    def __init__(self, dim, context=0):
         super().__init__()
-        self.w = nn.Parameter(torch.randn(dim) / dim ** 0.5)
-        self.u_free = nn.Parameter(torch.randn(dim) / dim ** 0.5)
-        self.b = nn.Parameter(torch.zeros(()))
+        self._declare(context, w=torch.randn(dim) / dim ** 0.5,
+                      u_free=torch.randn(dim) / dim ** 0.5, b=torch.zeros(()))
 
-    def u(self):
+    def u(self, context=None):
         """The constrained ``u``, with ``w . u > -1``."""
-        wu = self.w @ self.u_free
-        return self.u_free + (F.softplus(wu) - 1 - wu) * self.w / self.w.square().sum()
+        return self._params(context)[1]
+
+    def _params(self, context):
+        w, u_free, b = self.free(context)
+        wu = _dot(w, u_free)[..., None]
+        return w, u_free + (F.softplus(wu) - 1 - wu) * w / w.square().sum(-1, True), b
 
     def forward(self, x, context=None):
-        u = self.u()
-        t = torch.tanh(x @ self.w + self.b)
-        return x + t[:, None] * u, torch.log1p((self.w @ u) * (1 - t.square()))
+        w, u, b = self._params(context)
+        t = torch.tanh(_dot(x, w) + b)
+        return x + t[:, None] * u, torch.log1p(_dot(w, u) * (1 - t.square()))
 
     def inverse(self, z, context=None):
-        u, one = self.u(), torch.ones_like(self.b)
-        a, ladj = _solve_line(z @ self.w, self.w @ u, one, self.b)
-        return z - torch.tanh(a + self.b)[:, None] * u, ladj
+        w, u, b = self._params(context)
+        a, ladj = _solve_line(_dot(z, w), _dot(w, u), torch.ones_like(b), b)
+        return z - torch.tanh(a + b)[:, None] * u, ladj
 
 
-class Radial(Bijector):
+class Radial(Amortized):
     """``z = x + beta (x - x0) / (alpha + r)``, ``r = |x - x0|`` (Rezende and Mohamed,
     2015): a contraction or expansion about ``x0``.
 
     With ``h = 1 / (alpha + r)``, ``log|det| = (D - 1) log(1 + beta h) + log(1 + beta
     alpha h^2)``; ``alpha = softplus(.) > 0`` and ``beta = softplus(.) - alpha``, so
     ``beta > -alpha``, keep both factors positive. The inverse is closed-form:
-    ``|z - x0| = r (1 + beta h)`` is a quadratic in ``r``.
+    ``|z - x0| = r (1 + beta h)`` is a quadratic in ``r``. With ``context`` features,
+    the parameters are set per sample (see ``Amortized``).
     """
 
-    def __init__(self, dim):
+    def __init__(self, dim, context=0):
         super().__init__()
-        self.x0 = nn.Parameter(torch.randn(dim))
-        self.alpha_free = nn.Parameter(torch.zeros(()))
-        self.beta_free = nn.Parameter(torch.zeros(()))
+        self._declare(context, x0=torch.randn(dim), alpha_free=torch.zeros(()),
+                      beta_free=torch.zeros(()))
 
-    def _alpha_beta(self):
-        alpha = F.softplus(self.alpha_free)
-        return alpha, F.softplus(self.beta_free) - alpha
+    def _params(self, context):
+        x0, alpha_free, beta_free = self.free(context)
+        alpha = F.softplus(alpha_free)
+        return x0, alpha, F.softplus(beta_free) - alpha
 
-    def _ladj(self, r, dim):
-        alpha, beta = self._alpha_beta()
+    def _ladj(self, r, dim, alpha, beta):
         h = 1 / (alpha + r)
         return (dim - 1) * torch.log1p(beta * h) + torch.log1p(beta * alpha * h * h)
 
     def forward(self, x, context=None):
-        alpha, beta = self._alpha_beta()
-        r = (x - self.x0).norm(dim=-1)
-        z = x + (beta / (alpha + r))[:, None] * (x - self.x0)
-        return z, self._ladj(r, x.shape[-1])
+        x0, alpha, beta = self._params(context)
+        r = (x - x0).norm(dim=-1)
+        z = x + (beta / (alpha + r))[:, None] * (x - x0)
+        return z, self._ladj(r, x.shape[-1], alpha, beta)
 
     def inverse(self, z, context=None):
-        alpha, beta = self._alpha_beta()
-        rz = (z - self.x0).norm(dim=-1)
+        x0, alpha, beta = self._params(context)
+        rz = (z - x0).norm(dim=-1)
         # r^2 + p r - rz alpha = 0, its positive root in the form that does not cancel
         p = alpha + beta - rz
         root = (p.square() + 4 * rz * alpha).sqrt()
         r = torch.where(p > 0, 2 * rz * alpha / (p + root), (root - p) / 2)
-        x = self.x0 + (z - self.x0) / (1 + beta / (alpha + r))[:, None]
-        return x, -self._ladj(r, z.shape[-1])
+        x = x0 + (z - x0) / (1 + beta / (alpha + r))[:, None]
+        return x, -self._ladj(r, z.shape[-1], alpha, beta)
 
 
-class Sylvester(Bijector):
+class Sylvester(Amortized):
     """``z = x + Q R tanh(S Q^T x + b)`` (van den Berg et al., 2018): ``Q`` has ``m``
     orthonormal columns, ``R`` and ``S`` are upper triangular ``m x m``.
 
@@ -126,9 +173,11 @@ class Sylvester(Bijector):
     identity, or the reversal when ``flip``). The inverse: ``v = Q^T x`` solves the
     triangular system ``Q^T z = v + R tanh(S v + b)`` from its last row up, one scalar
     equation per row, and the part of ``x`` outside the span of ``Q`` is that of ``z``.
+    With ``context`` features, ``Q``, ``R``, ``S`` and ``b`` are set per sample from a
+    context (see ``Amortized``), as in the paper's VAEs.
     """
 
-    def __init__(self, dim, m=None, kind="orthogonal", flip=False):
+    def __init__(self, dim, m=None, kind="orthogonal", flip=False, context=0):
         super().__init__()
         if kind not in ("orthogonal", "householder", "triangular"):
             raise ValueError(f"kind must be 'orthogonal', 'householder' or "
@@ -137,49 +186,57 @@ class Sylvester(Bijector):
         if not 1 <= m <= dim:
             raise ValueError(f"m must be between 1 and dim = {dim}, got {m}")
         self.kind, self.flip, self.dim, self.m = kind, flip, dim, m
-        self.q_free = (None if kind == "triangular" else
-                       nn.Parameter(torch.randn(dim, m) / dim ** 0.5))
-        self.r_free = nn.Parameter(torch.randn(2, m, m) / m ** 0.5)
-        self.b = nn.Parameter(torch.zeros(m))
+        q = {} if kind == "triangular" else {"q_free": torch.randn(dim, m) / dim ** 0.5}
+        self._declare(context, **q, r_free=torch.randn(2, m, m) / m ** 0.5,
+                      b=torch.zeros(m))
 
-    def q(self):
-        """``Q``, ``D x m`` with orthonormal columns."""
-        like = self.b
-        eye = torch.eye(self.dim, dtype=like.dtype, device=like.device)
+    def q(self, context=None):
+        """``Q``, ``D x m`` with orthonormal columns (one per sample if amortized)."""
+        return self._q(self.free(context))
+
+    def rs(self, context=None):
+        """``R`` and ``S``: strict upper triangles free, diagonals in (-1, 1)."""
+        return self._rs(self.free(context))
+
+    def _q(self, free):
+        b = free[-1]
+        eye = torch.eye(self.dim, dtype=b.dtype, device=b.device)
         if self.kind == "triangular":
             return eye.flip(1) if self.flip else eye
         if self.kind == "orthogonal":
-            return torch.linalg.qr(self.q_free)[0]
+            return torch.linalg.qr(free[0])[0]
         q = eye
-        for v in F.normalize(self.q_free, dim=0).unbind(1):   # I - 2 v v^T, m times
-            q = q - 2 * torch.outer(q @ v, v)
-        return q[:, :self.m]
+        for v in F.normalize(free[0], dim=-2).unbind(-1):  # I - 2 v v^T, m times
+            q = q - 2 * (q @ v[..., None]) * v[..., None, :]
+        return q[..., :self.m]
 
-    def rs(self):
-        """``R`` and ``S``: strict upper triangles free, diagonals in (-1, 1)."""
-        upper = self.r_free.triu(1)
-        return (upper + torch.diag_embed(torch.tanh(self.r_free.diagonal(0, -2, -1))))\
-            .unbind(0)
+    def _rs(self, free):
+        r_free = free[-2]
+        diagonal = torch.tanh(r_free.diagonal(0, -2, -1))
+        return (r_free.triu(1) + torch.diag_embed(diagonal)).unbind(-3)
 
     def forward(self, x, context=None):
-        q, (r, s) = self.q(), self.rs()
-        t = torch.tanh(x @ q @ s.T + self.b)
-        ladj = torch.log1p(r.diagonal() * s.diagonal() * (1 - t.square())).sum(-1)
-        return x + t @ (q @ r).T, ladj
+        free = self.free(context)
+        q, (r, s), b = self._q(free), self._rs(free), free[-1]
+        t = torch.tanh(_vecmat(_vecmat(x, q), s.mT) + b)
+        diagonals = r.diagonal(0, -2, -1) * s.diagonal(0, -2, -1)
+        ladj = torch.log1p(diagonals * (1 - t.square())).sum(-1)
+        return x + _vecmat(t, (q @ r).mT), ladj
 
     def inverse(self, z, context=None):
-        q, (r, s) = self.q(), self.rs()
-        y = z @ q
+        free = self.free(context)
+        q, (r, s), b = self._q(free), self._rs(free), free[-1]
+        y = _vecmat(z, q)
         v, tanhs, ladj = [], [], 0.0        # v_m, ..., v_i+1 and their tanh terms
         stack = lambda ts: torch.stack(ts[::-1], -1) if ts else y[:, :0]
         for i in reversed(range(self.m)):   # row i depends on v_i, ..., v_m only
-            known = stack(v) @ s[i, i + 1:] + self.b[i]
-            rest = stack(tanhs) @ r[i, i + 1:]
-            v_i, ladj_i = _solve_line(y[:, i] - rest, r[i, i], s[i, i], known)
+            known = _dot(stack(v), s[..., i, i + 1:]) + b[..., i]
+            rest = _dot(stack(tanhs), r[..., i, i + 1:])
+            v_i, ladj_i = _solve_line(y[:, i] - rest, r[..., i, i], s[..., i, i], known)
             v.append(v_i)
-            tanhs.append(torch.tanh(s[i, i] * v_i + known))
+            tanhs.append(torch.tanh(s[..., i, i] * v_i + known))
             ladj = ladj + ladj_i
-        return z + (stack(v) - y) @ q.T, ladj
+        return z + _vecmat(stack(v) - y, q.mT), ladj
 
 
 class SpectralLinear(nn.Linear):

@@ -26,7 +26,7 @@ from .coupling import Coupling, channel_mask, checkerboard
 from .elementwise import Affine, LeakyReLU, MixtureCDF, NormalCDF, Sigmoid
 from .glow import ActNorm, Conv1x1, MultiScale, Squeeze
 from .linear import LinearLU, Permutation, Reverse
-from .nets import MLP, ConvNet, GatedAttentionNet
+from .nets import MLP, ConvNet, GatedAttentionNet, WithContext
 from .residual import (Planar, Radial, ResidualBlock, SpectralLinear, Sylvester,
                        lipschitz_mlp)
 
@@ -196,6 +196,31 @@ def examples():
                                       atol=1e-10), randn(4, 3)
     yield "MultiScale, two scales", randomized(
         MultiScale((1, 4, 4), [level(4, 2, 2), level(8, 1, 1)]), 0.2), randn(2, 1, 4, 4)
+
+
+def conditional_examples():
+    """Yield ``(name, bijector, x, context)``: every layer that can take a context
+    (MADE-based, amortized residual layers, couplings with ``WithContext``),
+    randomized, with a valid batch and a context of 2 features per sample."""
+    g = torch.Generator().manual_seed(1)
+    randn = lambda *shape: torch.randn(*shape, generator=g)
+    randomized = lambda b: randomize(b, 0.5, generator=g)
+    context = randn(4, 2)
+    yield "Autoregressive affine", randomized(
+        Autoregressive(3, scalar.affine, 2, hidden=(8,), context=2)), randn(4, 3), \
+        context
+    yield "Autoregressive spline", randomized(Autoregressive(
+        3, scalar.rational_quadratic_spline, 11, hidden=(8,), context=2)), \
+        3 * randn(4, 3), context
+    yield "IAF = Inverse(MAF)", randomized(
+        MAF(3, layers=2, hidden=(8,), context=2)).inv, randn(4, 3), context
+    yield "Planar", randomized(Planar(3, context=2)), randn(4, 3), context
+    yield "Radial", randomized(Radial(3, context=2)), randn(4, 3), context
+    for kind, m in (("orthogonal", 2), ("householder", 3), ("triangular", None)):
+        yield f"Sylvester, {kind}", randomized(
+            Sylvester(3, m, kind, flip=True, context=2)), randn(4, 3), context
+    yield "Coupling, WithContext", randomized(Coupling(
+        checkerboard((3,)), WithContext(MLP(5, 6, (16,))))), randn(4, 3), context
 
 
 def settled(bijector, iterations=50):

@@ -4,7 +4,8 @@ import pytest
 import torch
 
 import flowlib
-from flowlib.testing import check_bijector, check_identity, examples, randomize
+from flowlib.testing import (check_bijector, check_identity, conditional_examples,
+                             examples, randomize)
 
 EXAMPLES = list(examples())
 
@@ -105,6 +106,36 @@ def test_directions_without_bisection_have_no_host_syncs(direction, monkeypatch)
             assert explained.graph_break_count == 0, (name, [r.reason for r in explained.break_reasons])
         torch._dynamo.reset()
     assert len(set(calls)) < len(EXAMPLES)  # the check ran on most of them
+
+
+@pytest.mark.parametrize("name, bijector, x, context", list(conditional_examples()),
+                         ids=lambda v: v if isinstance(v, str) else "")
+def test_conditional_examples_pass_the_harness_and_depend_on_the_context(
+        name, bijector, x, context):
+    check_bijector(bijector, x, context=context)
+    b = bijector.double()
+    x, context = x.double(), context.double()
+    assert not torch.allclose(b(x, context)[0], b(x, context + 0.5)[0])
+    assert not torch.allclose(b(x, context)[1], b(x, context + 0.5)[1])
+
+
+@pytest.mark.parametrize("layer", [flowlib.Planar(3, context=2),
+                                   flowlib.Sylvester(3, context=2),
+                                   flowlib.Autoregressive(3, context=2)],
+                         ids=["Planar", "Sylvester", "Autoregressive"])
+def test_a_conditional_layer_without_its_context_says_what_it_needs(layer):
+    for context in (None, torch.zeros(4, 5)):
+        with pytest.raises(ValueError, match=r"context of shape \(4|batch, 2\)"):
+            layer(torch.randn(4, 3), context)
+
+
+def test_amortized_layers_start_as_the_shared_layer():
+    """Zero weights from the context: every sample starts from the same map."""
+    torch.manual_seed(0)
+    layer = flowlib.Planar(3, context=2)
+    x = torch.randn(1, 3).expand(5, 3)
+    z, ladj = layer(x, torch.randn(5, 2))
+    assert torch.allclose(z, z[:1]) and torch.allclose(ladj, ladj[:1])
 
 
 def test_conditional_layers_pass_the_harness_with_their_context():
