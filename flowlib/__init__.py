@@ -3,11 +3,11 @@
 Every chapter imports it; every model the book trains is built from it.
 """
 
-from . import datasets, exercises, plot, scalar, testing
+from . import datasets, exercises, inference, plot, scalar, testing
 from .autoregressive import MADE, MAF, Autoregressive, MaskedConv2d, MaskedLinear
 from .core import Bijector, Compose, Flow, Inverse
 from .coupling import Coupling, channel_mask, checkerboard, half_mask
-from .data import mnist
+from .data import binarized_mnist, mnist
 from .dequantization import (Dequantized, Variational, bits_per_dim, dequantize,
                              log_bound)
 from .datasets import dataset
@@ -37,7 +37,7 @@ __all__ = [
     "Planar", "Radial", "Sylvester", "ResidualBlock", "SpectralLinear", "LipSwish",
     "lipschitz_mlp",
     "fit", "capture", "budget", "mode", "device", "seed", "run_record",
-    "show", "run_times", "mnist", "dataset",
+    "show", "run_times", "mnist", "binarized_mnist", "dataset",
     "kl_divergence", "nll", "seconds",
     "bits_per_dim", "dequantize", "log_bound", "Dequantized", "Variational",
 ]

@@ -53,6 +53,17 @@ def mnist(url=MNIST_URL):
     return MNIST(*_download(url, path, local))
 
 
+def binarized_mnist(seed=0):
+    """MNIST as binary images for VAEs: each pixel is 1 with probability its
+    intensity / 255, drawn once with ``seed`` (a static binarization, in the spirit
+    of Salakhutdinov and Murray, 2008; not their file). Returns float tensors
+    ``(x_train, x_test)`` of shapes ``(60000, 784)`` and ``(10000, 784)`` in {0, 1}."""
+    digits = mnist()
+    g = torch.Generator().manual_seed(seed)
+    draw = lambda x: torch.bernoulli(x.flatten(1).float() / 255, generator=g)
+    return draw(digits.x_train), draw(digits.x_test)
+
+
 def _load_verified(path):
     try:
         with np.load(path) as f:
