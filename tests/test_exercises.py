@@ -386,3 +386,71 @@ def test_linear_cnf_density(capsys):
     with pytest.raises(AssertionError, match="off by"):   # the log-det subtracted
         exercises.check_linear_cnf_density(lambda x, a, T: log_density(x, a, T, -1))
     assert "Correct" in capsys.readouterr().out
+
+
+def test_gaussian_elbo(capsys):
+    log2pi = math.log(2 * math.pi)
+    def elbo(x, s, m, v, entropy=True):
+        like = -0.5 * (log2pi + math.log(s * s) + ((x - m) ** 2 + v) / s ** 2)
+        prior = -0.5 * (log2pi + m * m + v)
+        return like + prior + entropy * 0.5 * (log2pi + 1 + math.log(v))
+    exercises.check_gaussian_elbo(elbo)
+    assert "the bound is tight" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="entropy of q"):
+        exercises.check_gaussian_elbo(lambda *a: elbo(*a, entropy=False))
+
+
+def _iaf(eps, steps, sign=-1):
+    z, log_q = eps, (-0.5 * (eps.square() + math.log(2 * math.pi))).sum(-1)
+    for step in steps:
+        shift, log_scale = step(z)
+        z, log_q = shift + log_scale.exp() * z, log_q + sign * log_scale.sum(-1)
+    return z, log_q
+
+
+def test_iaf_log_density(capsys):
+    exercises.check_iaf_log_density(_iaf)
+    assert "Correct" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="log_q is off"):   # the sign flipped
+        exercises.check_iaf_log_density(lambda e, s: _iaf(e, s, sign=1))
+    with pytest.raises(AssertionError, match="sample z is wrong"):  # scales from eps
+        exercises.check_iaf_log_density(lambda e, s: _iaf(e, s[:1]))
+
+
+def test_iaf_density_elsewhere(capsys):
+    def log_q(z, step, passes=None):
+        x = torch.zeros_like(z)
+        for _ in range(passes or z.shape[1]):
+            shift, log_scale = step(x)
+            x = (z - shift) / log_scale.exp()
+        shift, log_scale = step(x)
+        return (-0.5 * (x.square() + math.log(2 * math.pi))).sum(-1) - log_scale.sum(-1)
+    exercises.check_iaf_density_elsewhere(log_q)
+    assert "D passes" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="D passes"):   # one pass is not enough
+        exercises.check_iaf_density_elsewhere(lambda z, step: log_q(z, step, 1))
+
+
+def test_missing_mode(capsys):
+    def kls(a):
+        x = torch.linspace(-a - 12, a + 12, 100_001, dtype=torch.float64)
+        dx = (x[1] - x[0]).item()
+        q = torch.distributions.Normal(a, 1.0).log_prob(x)
+        p = torch.logaddexp(torch.distributions.Normal(-a, 1.0).log_prob(x), q) \
+            - math.log(2)
+        kl = lambda lp, lr: (lp.exp() * (lp - lr)).sum().item() * dx
+        return kl(q, p), kl(p, q)
+    exercises.check_missing_mode(kls)
+    assert "log 2" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="KL\\(q \\|\\| p\\)"):   # swapped
+        exercises.check_missing_mode(lambda a: kls(a)[::-1])
+
+
+def test_moment_matching(capsys):
+    def fit(w, mu, sd, spread=True):
+        mean = (w * mu).sum()
+        return mean, (w * (spread * sd.square() + mu.square())).sum() - mean ** 2
+    exercises.check_moment_matching(fit)
+    assert "Correct" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="second moments"):  # spread left out
+        exercises.check_moment_matching(lambda *a: fit(*a, spread=False))

@@ -33,6 +33,9 @@ from .chapter7 import (check_planar_log_det, check_planar_constraint, check_fixe
                        check_roulette, check_log_det_series)
 from .chapter8 import (check_linear_log_det, check_euler_augmented, check_rk4_step,
                        check_hutchinson_variance, check_linear_cnf_density)
+from .chapter9 import (check_gaussian_elbo, check_iaf_log_density,
+                       check_iaf_density_elsewhere, check_missing_mode,
+                       check_moment_matching)
 
 __all__ = ["check_logit_normal_log_prob", "check_scaled_uniform_density",
     "check_flow_log_likelihood", "check_bisection", "check_best_affine",
@@ -46,4 +49,6 @@ __all__ = ["check_logit_normal_log_prob", "check_scaled_uniform_density",
     "check_dsf_derivative", "check_spline_parameters", "check_planar_log_det",
     "check_planar_constraint", "check_fixed_point", "check_roulette",
     "check_log_det_series", "check_linear_log_det", "check_euler_augmented",
-    "check_rk4_step", "check_hutchinson_variance", "check_linear_cnf_density"]
+    "check_rk4_step", "check_hutchinson_variance", "check_linear_cnf_density",
+    "check_gaussian_elbo", "check_iaf_log_density", "check_iaf_density_elsewhere",
+    "check_missing_mode", "check_moment_matching"]
