@@ -48,8 +48,9 @@ class MADE(nn.Module):
     With ``zero_last`` the last layer starts at zero weights, so every coordinate
     starts exactly at ``init``; otherwise it keeps PyTorch's random initialization
     (its bias shifted by ``init``). With ``context`` features, a context vector
-    (an encoder's summary of x in a VAE) enters the first hidden layer through an
-    unmasked linear map: every output may depend on it.
+    (an encoder's summary of x in a VAE) enters through unmasked linear maps, into
+    the first hidden layer and straight into the outputs (starting at zero), so that
+    the parameters of every coordinate depend on it, the first one's included.
     """
 
     def __init__(self, features, n_params, hidden=(64, 64), order=None, init=None,
@@ -81,7 +82,11 @@ class MADE(nn.Module):
         if init is not None:
             with torch.no_grad():
                 self.out.bias.add_(init.repeat(features))
-        self.context = nn.Linear(context, hidden[0], bias=False) if context else None
+        self.context = self.context_out = None
+        if context:
+            self.context = nn.Linear(context, hidden[0], bias=False)
+            self.context_out = nn.Linear(context, features * n_params, bias=False)
+            nn.init.zeros_(self.context_out.weight)
 
     def forward(self, x, context=None):
         h = self.net[0](x)
@@ -90,8 +95,11 @@ class MADE(nn.Module):
                 raise ValueError(f"this MADE needs a context of shape ({len(x)}, "
                                  f"{self.context.in_features}), got "
                                  f"{None if context is None else tuple(context.shape)}")
-            h = h + self.context(context.to(x.dtype))
-        return self.net[1:](h).view(-1, self.features, self.n_params)
+            context = context.to(x.dtype)
+            out = self.net[1:](h + self.context(context)) + self.context_out(context)
+        else:
+            out = self.net[1:](h)
+        return out.view(-1, self.features, self.n_params)
 
 
 class Autoregressive(Bijector):

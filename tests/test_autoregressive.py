@@ -129,3 +129,16 @@ def test_maf_learns_a_2d_density():
     before = flowlib.kl_divergence(truth, flow, truth.sample(5000))
     flowlib.fit(flow, truth.sample(5000), steps=500, lr=5e-3, progress=False)
     assert flowlib.kl_divergence(truth, flow, truth.sample(5000)) < before / 2
+
+
+def test_a_made_context_reaches_every_coordinate_and_keeps_the_order():
+    """The first coordinate's parameters see no input, but they do see the context;
+    the context never opens a path from x_j to the parameters of x_i, i <= j."""
+    torch.manual_seed(0)
+    made = flowlib.testing.randomize(flowlib.MADE(4, 2, hidden=(16,), context=3))
+    x, c = torch.randn(1, 4), torch.randn(1, 3)
+    change = made(x, c + 1) - made(x, c)
+    assert (change.abs().sum(-1) > 0).all(), change
+    jac = torch.autograd.functional.jacobian(lambda v: made(v[None], c)[0], x[0])
+    for i in range(4):          # parameters of coordinate i against inputs j >= i
+        assert torch.all(jac[i, :, i:] == 0), i
