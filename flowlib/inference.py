@@ -55,9 +55,10 @@ WALL = 2.0
 
 def energy(name):
     """``log p~(z)`` for one of Rezende and Mohamed's (2015) four 2-D test energies,
-    ``log p~ = -U``. ``U2``-``U4`` depend on ``z_1`` only through a wave, so their
-    ``exp(-U)`` has infinite mass; a Gaussian factor ``N(z_1; 0, WALL^2)`` makes
-    them proper densities (``U1`` is proper as it is)."""
+    ``log p~ = -U``. In ``U2``-``U4`` every slice ``z_1 = c`` carries about the same
+    mass, so their ``exp(-U)`` has infinite mass; a Gaussian taper
+    ``N(z_1; 0, WALL^2)`` makes them proper densities, tapered versions of the
+    paper's (``U1`` is proper as it is, and kept as published)."""
     if name not in ENERGIES:
         raise ValueError(f"energy must be one of {list(ENERGIES)}, got {name!r}")
     u = ENERGIES[name]
@@ -67,8 +68,8 @@ def energy(name):
 
 
 def grid(span, points=801, dtype=torch.float64):
-    """A square grid over ``[-span, span]^2``: its points ``(points^2, 2)`` and the
-    area of one cell."""
+    """A square grid of ``points`` per side from ``-span`` to ``span``: its points
+    ``(points^2, 2)`` and the area of the cell centred on each."""
     axis = torch.linspace(-span, span, points, dtype=dtype)
     xx, yy = torch.meshgrid(axis, axis, indexing="xy")
     cell = (axis[1] - axis[0]).item() ** 2
@@ -77,8 +78,8 @@ def grid(span, points=801, dtype=torch.float64):
 
 def log_normalizer(log_density, span, points=801):
     """``log Z = log of the integral of exp(log_density)`` over the plane, by the
-    midpoint rule on ``[-span, span]^2`` (float64): exact to many digits for a
-    smooth density whose mass lies well inside the square."""
+    midpoint rule on the cells of ``grid(span, points)`` (float64): exact to many
+    digits for a smooth density whose mass lies well inside the square."""
     z, cell = grid(span, points)
     with torch.no_grad():
         return (torch.logsumexp(log_density(z), 0) + math.log(cell)).item()
