@@ -4,7 +4,7 @@ import math
 
 import torch
 
-from ._base import _checker, _number, _result, _verdict
+from ._base import _checker, _number, _one_per_sample, _result, _verdict
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -72,8 +72,7 @@ def check_iaf_log_density(sample):
                  f"in {dim}-D with {n} steps the sample z is wrong: each step maps z "
                  "to shift(z) + exp(log_scale(z)) * z, both computed from the z "
                  "before")
-        _verdict(log_q.shape == (6,), f"log_q should have one value per sample, shape "
-                 f"(6,), got {tuple(log_q.shape)}")
+        _one_per_sample(log_q, want)
         err = (log_q - want).abs().max().item()
         _verdict(err < 1e-10, f"in {dim}-D with {n} steps log_q is off by {err:.3g}: "
                  "start from log N(eps; 0, I) and subtract every step's sum of "
@@ -93,9 +92,8 @@ def check_iaf_density_elsewhere(log_q):
         shift, log_scale = step(x)
         z = shift + log_scale.exp() * x
         got = _result(log_q(z.clone(), step), "log_q(z, step)")
-        _verdict(got.shape == (5,), f"expected one value per point, shape (5,), got "
-                 f"{tuple(got.shape)}")
         want = _base(x) - log_scale.sum(-1)
+        _one_per_sample(got, want)
         err = (got - want).abs().max().item()
         _verdict(err < 1e-9, f"in {dim}-D log_q is off by {err:.3g}. Recover x one "
                  "coordinate at a time, x_i = (z_i - shift_i) / exp(log_scale_i) with "
