@@ -72,7 +72,8 @@ def _limit_stretch(params, expand=0.3):
     return torch.stack([loc, torch.where(log_scale < 0, limited, log_scale)], -1)
 
 
-contracting_affine.inverse = lambda y, params: affine.inverse(y, _limit_stretch(params))
+contracting_affine.inverse = lambda y, params, expand=0.3: affine.inverse(
+    y, _limit_stretch(params, expand))
 
 
 def additive(x, params):

@@ -222,3 +222,13 @@ def test_invert_warns_and_clamps_where_no_root_is_within_reach():
 def test_mixture_cdf_inverse_rejects_values_outside_its_range():
     with pytest.raises(ValueError, match=r"z must lie in \(0, 1\)"):
         flowlib.MixtureCDF(2).inverse(torch.tensor([[0.5, 1.5]]))
+
+
+def test_contracting_affine_inverts_with_any_stretch_limit():
+    torch.manual_seed(0)
+    x, params = torch.randn(50), 2 * torch.randn(50, 2)
+    for expand in (0.1, 0.3, 1.0):
+        y, ladj = scalar.contracting_affine(x, params, expand)
+        x_back, ladj_inv = scalar.contracting_affine.inverse(y, params, expand)
+        torch.testing.assert_close(x_back, x)
+        torch.testing.assert_close(ladj_inv, -ladj)
