@@ -3,6 +3,7 @@
     python scripts/run_chapters.py                       # every chapter
     python scripts/run_chapters.py chapters/01_*.md      # some of them
     python scripts/run_chapters.py --times-only          # re-render the openings only
+    python scripts/run_chapters.py --listings-only       # re-render flowlib.show listings
 
 For each chapter: sync the .md into its .ipynb (inputs from the .md, outputs kept); run
 it once in quick mode, to time it, and once in full mode, in place, to store it. The
@@ -106,14 +107,40 @@ def rerender(md):
     nbformat.write(nb, notebook)
 
 
+def refresh_listings(md):
+    """Only re-render the listings of flowlib's code that ``flowlib.show(...)`` cells
+    stored (after a shown function changed), without running anything: a listing is
+    the library's source, not a result of the run."""
+    import re
+    import flowlib
+    notebook = md.with_suffix(".ipynb")
+    nb = nbformat.read(notebook, as_version=4)
+    namespace = {"flowlib": flowlib, "scalar": flowlib.scalar}
+    for cell in nb.cells:
+        names = re.findall(r"flowlib\.show\(([\w.]+)\)", cell.source)
+        if cell.cell_type != "code" or not names:
+            continue
+        listings = [o for o in cell.outputs if o.get("data", {}).get(
+            "text/markdown", "").startswith("```python")]
+        if len(listings) != len(names):
+            raise RuntimeError(f"{md.name}: {names} shown, but {len(listings)} "
+                               "listings stored")
+        for output, name in zip(listings, names):
+            shown = flowlib.show(eval(name, namespace))
+            output["data"]["text/markdown"] = shown.data
+            output["data"]["text/plain"] = repr(shown)
+    nbformat.write(nb, notebook)
+
+
 if __name__ == "__main__":
     if "FLOWLIB_MODE" in os.environ:
         sys.exit("run_chapters.py runs every chapter in both modes; unset FLOWLIB_MODE")
     os.environ["FLOWLIB_PROGRESS"] = "text"
     os.environ.setdefault("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     args = sys.argv[1:]
-    step = rerender if args[:1] == ["--times-only"] else run
-    args = args[1:] if step is rerender else args
+    step = {"--times-only": rerender, "--listings-only": refresh_listings}.get(
+        args[0] if args else None, run)
+    args = args[1:] if step is not run else args
     chapters = [Path(p).resolve() for p in args] or sorted(
         (ROOT / "chapters").glob("*.md"))
     for md in chapters:

@@ -10,6 +10,7 @@ import nbformat
 import pytest
 import yaml
 
+import flowlib
 import flowlib.notebook
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -46,6 +47,31 @@ def test_notebook_holds_a_full_run(notebook):
     assert "run_record()" in code[-1].source, "the last cell prints the run record"
     record = "".join(o.get("data", {}).get("text/plain", "") for o in code[-1].outputs)
     assert "'mode': 'full'" in record, f"stored outputs are not from a full run: {record}"
+
+
+_SHOWN = re.compile(r"flowlib\.show\(([\w.]+)\)")
+
+
+def _listings(cell):
+    """The code listings a cell's ``flowlib.show(...)`` calls stored, in order."""
+    return [o["data"]["text/markdown"] for o in cell.outputs
+            if "text/markdown" in o.get("data", {})
+            and o["data"]["text/markdown"].startswith("```python")]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=lambda p: p.name)
+def test_shown_source_is_the_library_of_today(notebook):
+    """A listing of flowlib's code in a stored run must match the library: when a
+    shown function changes, refresh the listings (scripts/run_chapters.py
+    --listings-only) or rerun the chapter."""
+    namespace = {"flowlib": flowlib, "scalar": flowlib.scalar}
+    for cell in nbformat.read(notebook, 4).cells:
+        names = _SHOWN.findall(cell.source) if cell.cell_type == "code" else []
+        if not names:
+            continue
+        want = [flowlib.show(eval(name, namespace)).data for name in names]
+        assert _listings(cell) == want, (f"{notebook.name}: the stored listing of "
+                                         f"{', '.join(names)} is out of date")
 
 
 @pytest.mark.parametrize("md", SOURCES, ids=lambda p: p.name)
