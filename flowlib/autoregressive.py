@@ -188,12 +188,14 @@ class MaskedConv2d(nn.Conv2d):
 
     def __init__(self, in_channels, out_channels, kernel_size, mask_type="B"):
         if mask_type not in ("A", "B") or kernel_size % 2 == 0:
-            raise ValueError(f"need mask_type 'A' or 'B' and an odd kernel_size, got {mask_type!r}, {kernel_size}")
-        super().__init__(in_channels, out_channels, kernel_size, padding=kernel_size // 2)
+            raise ValueError(f"need mask_type 'A' or 'B' and an odd kernel_size, "
+                             f"got {mask_type!r}, {kernel_size}")
+        super().__init__(in_channels, out_channels, kernel_size,
+                         padding=kernel_size // 2)
         c = kernel_size // 2
         mask = torch.zeros(kernel_size, kernel_size)
-        mask[:c] = 1                                        # the rows above
-        mask[c, :c + (mask_type == "B")] = 1                # the pixels to the left (and the centre, for B)
+        mask[:c] = 1                           # the rows above
+        mask[c, :c + (mask_type == "B")] = 1   # the pixels to the left (centre for B)
         self.register_buffer("mask", mask)
 
     def forward(self, x):

@@ -111,9 +111,11 @@ class GaussianMixture(nn.Module):
     def log_prob(self, x):
         x = x.flatten(1)
         if x.shape[1] != self.means.shape[1]:
-            raise ValueError(f"expected x with {self.means.shape[1]} values per sample, got {tuple(x.shape)}")
+            raise ValueError(f"expected x with {self.means.shape[1]} values per "
+                             f"sample, got {tuple(x.shape)}")
         t = (x[:, None, :] - self.means) * torch.exp(-self.log_scales)
-        log_component = (-0.5 * t.square() - self.log_scales - 0.5 * math.log(2 * math.pi)).sum(-1)
+        log_component = (-0.5 * t.square() - self.log_scales
+                         - 0.5 * math.log(2 * math.pi)).sum(-1)
         return torch.logsumexp(F.log_softmax(self.logits, -1) + log_component, dim=-1)
 
     def sample(self, n):

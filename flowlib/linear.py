@@ -71,9 +71,11 @@ class LinearLU(Bijector):
 
     def __init__(self, features, weight=None):
         super().__init__()
-        weight = torch.eye(features) if weight is None else torch.as_tensor(weight).float()
+        weight = (torch.eye(features) if weight is None
+                  else torch.as_tensor(weight).float())
         if weight.shape != (features, features):
-            raise ValueError(f"weight must be ({features}, {features}), got {tuple(weight.shape)}")
+            raise ValueError(f"weight must be ({features}, {features}), "
+                             f"got {tuple(weight.shape)}")
         P, L, U = torch.linalg.lu(weight)
         diag = U.diagonal()
         if not (diag != 0).all():

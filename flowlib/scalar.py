@@ -90,7 +90,8 @@ def _mixture_cdf(x, params, cdf, log_pdf):
     log_scale = soft_clamp(log_scale)
     t = (x[..., None] - loc) * torch.exp(-log_scale)
     log_w = F.log_softmax(logits, dim=-1)
-    y = (log_w.exp() * cdf(t)).sum(-1).clamp(0, 1)  # in float32 the weights can sum to 1 + 1e-7
+    # clamped: in float32 the weights can sum to 1 + 1e-7
+    y = (log_w.exp() * cdf(t)).sum(-1).clamp(0, 1)
     ladj = torch.logsumexp(log_w + log_pdf(t) - log_scale, dim=-1)
     return y, ladj
 
@@ -303,7 +304,8 @@ class NotConverged(UserWarning):
 
 
 def bisect(f, y, lo, hi, tol=None, max_iter=100):
-    """Solve ``f(x) = y`` elementwise for an increasing ``f``, with the root inside ``[lo, hi]``.
+    """Solve ``f(x) = y`` elementwise for an increasing ``f``, with the root inside
+    ``[lo, hi]``.
 
     Each iteration halves the bracket, so reaching a bracket narrower than ``tol``
     takes ``ceil(log2((hi - lo) / tol))`` iterations; the loop runs exactly that
@@ -318,8 +320,9 @@ def bisect(f, y, lo, hi, tol=None, max_iter=100):
     width = (hi - lo).max()
     outside, width = outside.item(), width.item()
     if outside:
-        raise ValueError(f"bisect: {outside} values of y lie outside the range of the function on "
-                         "[lo, hi]; the inverse is defined only on that range")
+        raise ValueError(f"bisect: {outside} values of y lie outside the range of the "
+                         "function on [lo, hi]; the inverse is defined only on that "
+                         "range")
     needed = max(0, math.ceil(math.log2(width / tol))) if width > 0 else 0
     for _ in range(min(needed, max_iter)):
         mid = (lo + hi) / 2
@@ -327,9 +330,10 @@ def bisect(f, y, lo, hi, tol=None, max_iter=100):
         lo = torch.where(below, mid, lo)
         hi = torch.where(below, hi, mid)
     if needed > max_iter:
-        warnings.warn(f"bisect stopped after max_iter={max_iter} iterations with a bracket of "
-                      f"{width / 2 ** max_iter:.2g}, wider than tol={tol:.2g} ({needed} were needed)",
-                      NotConverged, stacklevel=2)
+        warnings.warn(f"bisect stopped after max_iter={max_iter} iterations with a "
+                      f"bracket of {width / 2 ** max_iter:.2g}, wider than "
+                      f"tol={tol:.2g} ({needed} were needed)", NotConverged,
+                      stacklevel=2)
     return (lo + hi) / 2
 
 
