@@ -8,6 +8,7 @@ True
 
 import inspect
 import json
+import re
 import textwrap
 from pathlib import Path
 
@@ -25,6 +26,15 @@ def show(obj):
         raise ValueError(f"show() needs a class, function or method defined in Python, "
                          f"got {obj!r}") from e
     return Markdown(f"```python\n{textwrap.dedent(source).rstrip()}\n```")
+
+
+def listings(source):
+    """What the ``flowlib.show(...)`` calls in a cell's ``source`` display, in order:
+    the markdown of each listing, rendered from the library as it is now."""
+    import flowlib   # here: flowlib imports this module
+    namespace = {"flowlib": flowlib, "scalar": flowlib.scalar}
+    return [show(eval(name, namespace)).data
+            for name in re.findall(r"flowlib\.show\(([\w.]+)\)", source)]
 
 
 def duration(seconds):

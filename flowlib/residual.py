@@ -194,10 +194,6 @@ class Sylvester(Amortized):
         """``Q``, ``D x m`` with orthonormal columns (one per sample if amortized)."""
         return self._q(self.free(context))
 
-    def rs(self, context=None):
-        """``R`` and ``S``: strict upper triangles free, diagonals in (-1, 1)."""
-        return self._rs(self.free(context))
-
     def _q(self, free):
         b = free[-1]
         eye = torch.eye(self.dim, dtype=b.dtype, device=b.device)
@@ -211,6 +207,7 @@ class Sylvester(Amortized):
         return q[..., :self.m]
 
     def _rs(self, free):
+        """``R`` and ``S``: strict upper triangles free, diagonals in (-1, 1)."""
         r_free = free[-2]
         diagonal = torch.tanh(r_free.diagonal(0, -2, -1))
         return (r_free.triu(1) + torch.diag_embed(diagonal)).unbind(-3)

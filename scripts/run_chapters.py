@@ -111,24 +111,19 @@ def refresh_listings(md):
     """Only re-render the listings of flowlib's code that ``flowlib.show(...)`` cells
     stored (after a shown function changed), without running anything: a listing is
     the library's source, not a result of the run."""
-    import re
-    import flowlib
+    from flowlib.notebook import listings
     notebook = md.with_suffix(".ipynb")
     nb = nbformat.read(notebook, as_version=4)
-    namespace = {"flowlib": flowlib, "scalar": flowlib.scalar}
     for cell in nb.cells:
-        names = re.findall(r"flowlib\.show\(([\w.]+)\)", cell.source)
-        if cell.cell_type != "code" or not names:
-            continue
-        listings = [o for o in cell.outputs if o.get("data", {}).get(
-            "text/markdown", "").startswith("```python")]
-        if len(listings) != len(names):
-            raise RuntimeError(f"{md.name}: {names} shown, but {len(listings)} "
-                               "listings stored")
-        for output, name in zip(listings, names):
-            shown = flowlib.show(eval(name, namespace))
-            output["data"]["text/markdown"] = shown.data
-            output["data"]["text/plain"] = repr(shown)
+        wanted = listings(cell.source) if cell.cell_type == "code" else []
+        stored = [o for o in cell.outputs if o.get("data", {}).get(
+            "text/markdown", "").startswith("```python")] if wanted else []
+        if len(stored) != len(wanted):
+            raise RuntimeError(f"{md.name}: {len(wanted)} listings shown, but "
+                               f"{len(stored)} stored")
+        for output, listing in zip(stored, wanted):
+            output["data"]["text/markdown"] = listing
+            output["data"]["text/plain"] = "<IPython.core.display.Markdown object>"
     nbformat.write(nb, notebook)
 
 
