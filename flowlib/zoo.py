@@ -1,0 +1,245 @@
+"""Every flow of the book in one place, and a race against the clock.
+
+``FLOWS`` names each 2-D flow as its chapter builds it, with the learning rate and
+batch it trains with there and how it is inverted; ``IMAGE_FLOWS`` the MNIST flows of
+chapters 4-6. ``Race`` trains any model for slices of
+wall time and records KL(truth || model) after each, so that models can take turns
+(round-robin) and a busy machine slows them alike; ``time_to`` reads the curve.
+
+>>> flow = FLOWS["MAF-10 (ch. 3)"].build()
+>>> sum(p.numel() for p in flow.parameters()) > 0
+True
+"""
+
+import contextlib
+import math
+import time
+from dataclasses import dataclass
+from typing import Callable
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from . import residual, scalar
+from .autoregressive import MAF, Autoregressive
+from .core import Compose, Flow
+from .coupling import Coupling, channel_mask, checkerboard
+from .dequantization import Dequantized, Variational
+from .distributions import StandardLogistic, StandardNormal, StandardUniform
+from .elementwise import Sigmoid
+from .glow import ActNorm, Conv1x1, MultiScale, Squeeze
+from .linear import Reverse
+from .nets import MLP, ConvNet, GatedAttentionNet
+
+
+# when a race grades its models, as fractions of the budget: densely at the start
+MARKS = (0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+
+
+@dataclass
+class Entry:
+    """A flow of the book: its builder, its chapter's training, its inverse."""
+    build: Callable[[], Flow]
+    lr: float
+    batch: int
+    inverse: str     # how sampling undoes the density direction: "closed form";
+    # "sequential" (one pass per coordinate; "bisection" if each needs a search);
+    # "iterative" (a fixed point or root per layer); "ODE solve" (like density)
+
+
+def _autoregressive(transform, n_params, layers, hidden=(64, 64)):
+    parts = []
+    for i in range(layers):
+        parts += [Reverse(2)] if i else []
+        parts.append(Autoregressive(2, transform, n_params, hidden=hidden))
+    return Flow(Compose(*parts), StandardNormal(2))
+
+
+def _stack(layer, n):
+    return Flow(Compose(*[layer(i) for i in range(n)]), StandardNormal(2))
+
+
+def _residual_flow():
+    return _stack(lambda i: Compose(ActNorm(2, image=False), residual.ResidualBlock(
+        residual.lipschitz_mlp(2, (32, 32), 0.97, n_power=5), estimator="roulette",
+        n_terms=2, p=0.5, neumann=True)), 16)
+
+
+def _ffjord():
+    from .continuous import CNF, TimeMLP   # torchdiffeq is the "ode" extra
+    return Flow(CNF(TimeMLP(2, (64, 64)), rtol=1e-3, atol=1e-3), StandardNormal(2))
+
+
+# name: the builder, its chapter's learning rate and batch, and its inverse
+FLOWS = {
+    "mixture AR (ch. 2)": Entry(
+        lambda: Flow(Autoregressive(2, n_params=30), StandardUniform(2)),
+        5e-3, 512, "sequential, bisection"),
+    "MAF-10 (ch. 3)": Entry(
+        lambda: Flow(MAF(2, 10), StandardNormal(2)), 2e-3, 512, "sequential"),
+    "RealNVP-8 (ch. 4)": Entry(      # trained as chapter 8 trains it
+        lambda: _stack(lambda k: Coupling(checkerboard((2,), k % 2),
+                                          MLP(2, 4, (64, 64))), 8),
+        5e-3, 512, "closed form"),
+    "spline AR (ch. 6)": Entry(
+        lambda: _autoregressive(scalar.rational_quadratic_spline, 3 * 32 - 1, 5),
+        5e-3, 512, "sequential"),
+    "Flow++ AR (ch. 6)": Entry(
+        lambda: _autoregressive(scalar.logistic_mixture_affine, 3 * 4 + 2, 4),
+        5e-3, 512, "sequential, bisection"),
+    "NAF, DSF (ch. 6)": Entry(
+        lambda: _autoregressive(scalar.dsf, 3 * 4, 4),
+        5e-3, 512, "sequential, bisection"),
+    "planar-32 (ch. 7)": Entry(
+        lambda: _stack(lambda i: residual.Planar(2), 32), 5e-3, 512, "iterative"),
+    "Sylvester-32 (ch. 7)": Entry(
+        lambda: _stack(lambda i: residual.Sylvester(2), 32), 5e-3, 512, "iterative"),
+    "Residual Flow (ch. 7)": Entry(_residual_flow, 5e-3, 512, "iterative"),
+    "FFJORD (ch. 8)": Entry(_ffjord, 1e-2, 256, "ODE solve"),
+}
+
+
+def _contracting_mixture(x, params):
+    """Flow++'s transformer ending in chapter 4's contracting affine map (chapter 6)."""
+    y, log_slope = scalar.dsf(x, params[..., :-2])
+    z, log_slope_affine = scalar.contracting_affine(y, params[..., -2:])
+    return z, log_slope + log_slope_affine
+
+
+def _glow(net, transform=scalar.contracting_affine, n_params=2, K=4):
+    """Chapters 4-6's MNIST flow: a logit, then two scales of K steps of ActNorm, a 1x1
+    convolution from a random rotation and a coupling whose conditioner is
+    ``net(channels, shape, n_params)``."""
+    def step(shape):
+        c = shape[0]
+        coupling = Coupling(channel_mask(shape, 1), net(c, shape, n_params),
+                            transform, n_params)
+        return Compose(ActNorm(c), Conv1x1(c, torch.linalg.qr(torch.randn(c, c))[0]),
+                       coupling)
+    levels = [Compose(*(step(shape) for _ in range(K)))
+              for shape in ((4, 14, 14), (8, 7, 7))]
+    return Flow(Compose(Sigmoid(0.05).inv, MultiScale((1, 28, 28), levels)),
+                StandardNormal(1, 28, 28))
+
+
+class _SqueezedContext(nn.Module):
+    """Chapter 5's noise conditioner: it sees x squeezed as its (4, 14, 14) input."""
+
+    def __init__(self, net):
+        super().__init__()
+        self.net = net
+
+    def forward(self, u, context):
+        return self.net(torch.cat([u, F.pixel_unshuffle(context, 2)], 1))
+
+
+def _learned_noise(bf16, layers=4, hidden=32):
+    """Chapter 5's q(u | x): logit, squeeze, couplings that see x, logistic base."""
+    shape = (4, 14, 14)
+    couplings = [Coupling(channel_mask(shape, k % 2), _SqueezedContext(
+        ConvNet(8, 8, hidden, 1, bf16=bf16))) for k in range(layers)]
+    return Variational(Flow(Compose(Sigmoid().inv, Squeeze(), *couplings,
+                                    Squeeze().inv), StandardLogistic(1, 28, 28)))
+
+
+def _conv(bf16):
+    return lambda c, shape, n: ConvNet(c, c * n, 64, 1, bf16=bf16)
+
+
+def _gated(bf16, attention=False):
+    return lambda c, shape, n: GatedAttentionNet(c, c * n, 64, 1, attention=attention,
+                                                 size=shape[1:], bf16=bf16)
+
+
+# MNIST: each builder takes bf16 (conditioners in bfloat16) and returns a model of
+# integer images whose log_prob is the dequantization bound; batch 16, lr 3e-3
+IMAGE_FLOWS = {
+    "Glow, affine (ch. 4)": lambda bf16: Dequantized(_glow(_conv(bf16))),
+    "Glow, learned noise (ch. 5)": lambda bf16: Dequantized(_glow(_conv(bf16)),
+                                                            _learned_noise(bf16)),
+    "Glow, spline (ch. 6)": lambda bf16: Dequantized(_glow(
+        _gated(bf16), scalar.rational_quadratic_spline, 3 * 8 - 1)),
+    "Glow, Flow++ with attention (ch. 6)": lambda bf16: Dequantized(_glow(
+        _gated(bf16, True), _contracting_mixture, 3 * 4 + 2)),
+}
+
+
+def bf16(model, on):
+    """Compute ``model``'s convolutional conditioners in bfloat16 (on) or float32."""
+    for module in model.modules():
+        if isinstance(module, (ConvNet, GatedAttentionNet)):
+            module.bf16 = on
+
+
+@contextlib.contextmanager
+def evaluating(model, tol=1e-5):
+    """Score ``model`` as the closing chapter does: exact log-dets for residual
+    blocks, a continuous flow solved at ``tol``; without gradients."""
+    cnfs = [m for m in model.modules() if hasattr(m, "settings")]
+    with torch.no_grad(), residual.exact(model), contextlib.ExitStack() as stack:
+        for cnf in cnfs:
+            stack.enter_context(cnf.settings(rtol=tol, atol=tol))
+        yield model
+
+
+class Race:
+    """Train ``model`` by maximum likelihood on ``data`` in slices of wall time.
+
+    ``log_prob(x)`` defaults to the model's own, the loss of a batch to
+    ``-log_prob(batch).mean()``; ``seconds`` is the whole budget, which the cosine
+    learning-rate decay follows. ``run(s)`` trains
+    until s more seconds of training have passed, reading the loss back once at the
+    end (a non-finite loss stops the race with a ``FloatingPointError``). ``grade``
+    adds a point ``(seconds, steps, KL)`` to ``curve``, its own time left out.
+    """
+
+    def __init__(self, model, data, *, lr, batch, seconds, log_prob=None, loss=None,
+                 clip=10.0):
+        if not (data.is_floating_point() and torch.isfinite(data).all()):
+            raise ValueError(f"data must be a finite float tensor, got {data.dtype} "
+                             "or values that are not finite")
+        self.model, self.data, self.batch, self.budget = model, data, batch, seconds
+        self.log_prob = log_prob or model.log_prob
+        self.loss = loss or (lambda batch: -self.log_prob(batch).mean())
+        self.params = [p for p in model.parameters() if p.requires_grad]
+        self.opt = torch.optim.Adam(self.params, lr=lr)
+        self.lr, self.clip = lr, clip
+        self.trained, self.steps, self.curve = 0.0, 0, []
+
+    def run(self, seconds):
+        self.model.train()
+        total = torch.zeros((), device=self.data.device)
+        start, stop = time.perf_counter(), self.trained + seconds
+        while self.trained < stop and self.trained < self.budget:
+            cosine = 0.5 * (1 + math.cos(math.pi * self.trained / self.budget))
+            for group in self.opt.param_groups:
+                group["lr"] = self.lr * (0.01 + 0.99 * cosine)
+            idx = torch.randint(len(self.data), (self.batch,), device=self.data.device)
+            loss = self.loss(self.data[idx])
+            self.opt.zero_grad(set_to_none=True)
+            loss.backward()
+            nn.utils.clip_grad_norm_(self.params, self.clip)
+            self.opt.step()
+            total += loss.detach()
+            self.steps += 1
+            self.trained = stop - seconds + time.perf_counter() - start
+        if not torch.isfinite(total):
+            raise FloatingPointError(f"the loss was not finite by step {self.steps}; "
+                                     "try a lower learning rate")
+        self.model.eval()
+
+    def grade(self, truth_log_prob, x):
+        """KL(truth || model) on x, drawn from the truth, scored where x is and the
+        model where its data are; recorded on the curve."""
+        with evaluating(self.model):
+            model = self.log_prob(x.to(self.data.device)).to(x.device)
+            kl = (truth_log_prob(x) - model).mean().item()
+        self.curve.append((self.trained, self.steps, kl))
+        return kl
+
+
+def time_to(curve, level):
+    """The first training seconds on ``curve`` at which the KL was at most ``level``
+    (None if never)."""
+    return next((t for t, _, kl in curve if kl <= level), None)
