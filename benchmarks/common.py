@@ -1,4 +1,5 @@
-"""What the benchmark scripts share: chapter 3's 8x8 digits, and writing a results pair."""
+"""What the benchmark scripts share: chapter 3's 8x8 digits, and writing a results
+pair."""
 
 import datetime
 import json
@@ -11,8 +12,11 @@ import flowlib
 
 
 def digits():
-    """MNIST as in chapter 3: padded to 32x32, 4x4 blocks averaged, rounded to 0..255; (train, test)."""
-    shrink = lambda im: F.avg_pool2d(F.pad(im.float()[:, None], (2, 2, 2, 2)), 4).round().flatten(1)
+    """MNIST as in chapter 3: padded to 32x32, 4x4 blocks averaged, rounded to 0..255;
+    (train, test)."""
+    def shrink(im):
+        padded = F.pad(im.float()[:, None], (2, 2, 2, 2))
+        return F.avg_pool2d(padded, 4).round().flatten(1)
     data = flowlib.mnist()
     return shrink(data.x_train), shrink(data.x_test)
 
@@ -29,9 +33,13 @@ def machine(quick):
             "processor": flowlib.run_record()["processor"], "quick": quick}
 
 
-def save(stem, record, markdown):
-    """Write ``results/<stem>.json`` and ``results/<stem>.md`` (a ``-quick`` stem is git-ignored)."""
-    out = Path(__file__).parent / "results"
-    out.mkdir(exist_ok=True)
+RESULTS = Path(__file__).parent / "results"
+
+
+def save(stem, record, markdown, out=None):
+    """Write ``<stem>.json`` and ``<stem>.md`` into ``out``, by default ``results/``
+    (a ``-quick`` stem is git-ignored)."""
+    out = out or RESULTS
+    out.mkdir(parents=True, exist_ok=True)
     (out / f"{stem}.json").write_text(json.dumps(record, indent=2) + "\n")
     (out / f"{stem}.md").write_text(markdown)
