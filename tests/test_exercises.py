@@ -454,3 +454,39 @@ def test_moment_matching(capsys):
     assert "Correct" in capsys.readouterr().out
     with pytest.raises(AssertionError, match="second moments"):  # spread left out
         exercises.check_moment_matching(lambda *a: fit(*a, spread=False))
+
+
+def test_time_to_level(capsys):
+    import math
+
+    def crossing(curve, level, log=True):
+        f = math.log if log else (lambda v: v)
+        if curve[0][1] <= level:
+            return curve[0][0]
+        for (t0, k0), (t1, k1) in zip(curve, curve[1:]):
+            if k1 <= level:
+                return t0 + (t1 - t0) * (f(k0) - f(level)) / (f(k0) - f(k1))
+        return None
+    exercises.check_time_to_level(crossing)
+    assert "Correct" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="Interpolate log KL"):   # linear in KL
+        exercises.check_time_to_level(lambda c, v: crossing(c, v, log=False))
+    with pytest.raises(AssertionError, match="expected"):   # the first grade below
+        exercises.check_time_to_level(
+            lambda c, v: next((t for t, k in c if k <= v), None))
+
+
+def test_break_even(capsys):
+    import math
+
+    def break_even(train_a, a, train_b, b):
+        if train_a <= train_b:
+            return 0
+        return math.inf if a >= b else math.ceil((train_a - train_b) / (b - a))
+    exercises.check_break_even(break_even)
+    assert "Correct" in capsys.readouterr().out
+    with pytest.raises(AssertionError, match="smallest whole n"):   # not rounded up
+        exercises.check_break_even(lambda ta, a, tb, b: (ta - tb) / (b - a))
+    with pytest.raises(AssertionError, match="never catches up"):
+        exercises.check_break_even(
+            lambda ta, a, tb, b: 0 if ta <= tb else math.ceil((ta - tb) / abs(b - a)))

@@ -36,6 +36,7 @@ from .chapter8 import (check_linear_log_det, check_euler_augmented, check_rk4_st
 from .chapter9 import (check_gaussian_elbo, check_iaf_log_density,
                        check_iaf_density_elsewhere, check_missing_mode,
                        check_moment_matching)
+from .chapter10 import check_break_even, check_time_to_level
 
 __all__ = ["check_logit_normal_log_prob", "check_scaled_uniform_density",
     "check_flow_log_likelihood", "check_bisection", "check_best_affine",
@@ -51,4 +52,5 @@ __all__ = ["check_logit_normal_log_prob", "check_scaled_uniform_density",
     "check_log_det_series", "check_linear_log_det", "check_euler_augmented",
     "check_rk4_step", "check_hutchinson_variance", "check_linear_cnf_density",
     "check_gaussian_elbo", "check_iaf_log_density", "check_iaf_density_elsewhere",
-    "check_missing_mode", "check_moment_matching"]
+    "check_missing_mode", "check_moment_matching",
+    "check_time_to_level", "check_break_even"]
