@@ -163,7 +163,7 @@ def test_exercises_are_numbered_per_chapter_with_solutions_collapsed(md):
 # their solutions run code, but there is no function for the reader to write.
 NOT_CODE = {"ex-getting-started-base", "ex-2d-more-components", "ex-3-triangular",
             "ex-3-iaf-own-samples", "ex-4-nice-volume", "ex-5-blind", "ex-6-tails", "ex-7-strict",
-            "ex-8-cross", "ex-9-direction"}
+            "ex-8-cross", "ex-9-direction", "ex-10-choose"}
 
 
 @pytest.mark.parametrize("md", SOURCES, ids=lambda p: p.name)
