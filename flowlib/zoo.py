@@ -1,10 +1,11 @@
-"""Every flow of the book in one place, and a race against the clock.
+"""The flows of the book side by side, and a race against the clock.
 
-``FLOWS`` names each 2-D flow as its chapter builds it, with the learning rate and
-batch it trains with there and how it is inverted; ``IMAGE_FLOWS`` the MNIST flows of
-chapters 4-6. ``Race`` trains any model for slices of
-wall time and records KL(truth || model) after each, so that models can take turns
-(round-robin) and a busy machine slows them alike; ``time_to`` reads the curve.
+``FLOWS`` names one 2-D flow of each family as its chapter builds it, with the
+learning rate and batch it trains with there (RealNVP's is chapter 8's) and how it is
+inverted; ``IMAGE_FLOWS`` the MNIST flows of chapters 4-6, ``IMAGE_INVERSES`` how they
+sample. ``Race`` trains any model for slices of wall time and records KL(truth ||
+model) after each, so that models can take turns (round-robin) and a busy machine
+spreads its slowdown over all of them; ``time_to`` reads the curve.
 
 >>> flow = FLOWS["MAF-10 (ch. 3)"].build()
 >>> sum(p.numel() for p in flow.parameters()) > 0
@@ -88,7 +89,7 @@ FLOWS = {
     "Flow++ AR (ch. 6)": Entry(
         lambda: _autoregressive(scalar.logistic_mixture_affine, 3 * 4 + 2, 4),
         5e-3, 512, "sequential, bisection"),
-    "NAF, DSF (ch. 6)": Entry(
+    "DSF-NAF (ch. 6)": Entry(
         lambda: _autoregressive(scalar.dsf, 3 * 4, 4),
         5e-3, 512, "sequential, bisection"),
     "planar-32 (ch. 7)": Entry(
@@ -163,6 +164,10 @@ IMAGE_FLOWS = {
     "Glow, Flow++ with attention (ch. 6)": lambda bf16: Dequantized(_glow(
         _gated(bf16, True), _contracting_mixture, 3 * 4 + 2)),
 }
+# how each samples: every coupling runs its network once, and Flow++'s mixture is
+# then inverted by bisection
+IMAGE_INVERSES = {name: "closed form" for name in IMAGE_FLOWS} | {
+    "Glow, Flow++ with attention (ch. 6)": "bisection"}
 
 
 def bf16(model, on):
@@ -224,7 +229,9 @@ class Race:
             total += loss.detach()
             self.steps += 1
             self.trained = stop - seconds + time.perf_counter() - start
-        if not torch.isfinite(total):
+        finite = bool(torch.isfinite(total))   # the slice's one sync: queued work ends
+        self.trained = stop - seconds + time.perf_counter() - start   # on the clock
+        if not finite:
             raise FloatingPointError(f"the loss was not finite by step {self.steps}; "
                                      "try a lower learning rate")
         self.model.eval()
