@@ -464,6 +464,8 @@ def test_time_to_level(capsys):
         if curve[0][1] <= level:
             return curve[0][0]
         for (t0, k0), (t1, k1) in zip(curve, curve[1:]):
+            if k1 <= 0 and log:
+                return t1
             if k1 <= level:
                 return t0 + (t1 - t0) * (f(k0) - f(level)) / (f(k0) - f(k1))
         return None
@@ -474,6 +476,13 @@ def test_time_to_level(capsys):
     with pytest.raises(AssertionError, match="expected"):   # the first grade below
         exercises.check_time_to_level(
             lambda c, v: next((t for t, k in c if k <= v), None))
+    with pytest.raises(AssertionError, match="expected"):   # a negative grade's |KL|
+        exercises.check_time_to_level(lambda c, v: crossing(c, v) if c[-1][1] > 0
+                                      else crossing([(t, abs(k)) for t, k in c], v))
+    with pytest.raises(AssertionError, match="at or below zero"):   # its logarithm
+        exercises.check_time_to_level(lambda c, v: crossing(
+            [(t, k if k > 0 else k + 1e-300) for t, k in c], v) if c[-1][1] > 0 else
+            c[0][0] + math.log(c[-1][1]))
 
 
 def test_break_even(capsys):

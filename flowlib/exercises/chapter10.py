@@ -11,6 +11,8 @@ def _crossing(curve, level):
     if curve[0][1] <= level:
         return curve[0][0]
     for (t0, k0), (t1, k1) in zip(curve, curve[1:]):
+        if k1 <= 0:
+            return t1
         if k1 <= level:
             a, b, c = math.log(k0), math.log(k1), math.log(level)
             return t0 + (t1 - t0) * (a - c) / (a - b)
@@ -23,9 +25,16 @@ def check_time_to_level(time_to_level):
     ...]`` in time order and returns when the KL first reached ``level``,
     interpolating log KL linearly between grades; ``None`` if it never did."""
     curve = [(0.0, 2.0), (1.0, 0.5), (3.0, 0.02), (6.0, 0.03), (10.0, 0.004)]
-    for level in (5.0, 0.5, 0.1, 0.02, 0.01, 0.004, 0.001):
-        want = _crossing(curve, level)
-        got = time_to_level(curve, level)
+    negative = [(0.0, 1.0), (2.0, 0.1), (4.0, -0.001)]   # an estimate below zero
+    cases = [(curve, v) for v in (5.0, 0.5, 0.1, 0.02, 0.01, 0.004, 0.001)]
+    for curve_, level in cases + [(negative, 0.01)]:
+        want = _crossing(curve_, level)
+        try:
+            got = time_to_level(curve_, level)
+        except ValueError as error:      # math.log of an estimate at or below zero
+            raise AssertionError(f"on the curve {curve_} at level {level}: {error}. "
+                                 "A grade at or below zero reached the level at its "
+                                 "own time; take no logarithm of it.") from None
         if want is None:
             _verdict(got is None, f"at level {level} the curve never gets that low, "
                      f"so the answer is None; got {got}")
