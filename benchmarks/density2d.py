@@ -295,8 +295,8 @@ def summarize(folder=None):
     text = "\n".join(lines) + (
         f"\n\nOver {len(records)} densities, {', '.join(f'{b:g}' for b in budgets)} s "
         f"of training per model: the book's best flow reached 0.005 nats on "
-        f"{reached} of them, and each peer's final KL at least 5× sooner than every "
-        f"peer on {sooner}. \"Sooner\" divides the training seconds a peer took to "
+        f"{reached} of them, and reached every peer's final KL at least 5× sooner "
+        f"than that peer did on {sooner}. \"Sooner\" divides the training seconds a peer took to "
         "first reach its own final KL by those the best flow took to reach it, both "
         "read at the grades; the KLs are on the runs' test points, the times on "
         "their graded curves.\n")
