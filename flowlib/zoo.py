@@ -193,10 +193,12 @@ class Race:
 
     ``log_prob(x)`` defaults to the model's own, the loss of a batch to
     ``-log_prob(batch).mean()``; ``seconds`` is the whole budget, which the cosine
-    learning-rate decay follows. ``run(s)`` trains
-    until s more seconds of training have passed, reading the loss back once at the
-    end (a non-finite loss stops the race with a ``FloatingPointError``). ``grade``
-    adds a point ``(seconds, steps, KL)`` to ``curve``, its own time left out.
+    learning-rate decay follows. A first batch of ``data`` goes through the model at
+    once, so that layers which initialize from the data (ActNorm) see training data.
+    ``run(s)`` trains until s more seconds of training have passed, reading the loss
+    back once at the end (a non-finite loss stops the race with a
+    ``FloatingPointError``). ``grade`` adds a point ``(seconds, steps, KL)`` to
+    ``curve``, its own time left out.
     """
 
     def __init__(self, model, data, *, lr, batch, seconds, log_prob=None, loss=None,
@@ -211,6 +213,8 @@ class Race:
         self.opt = torch.optim.Adam(self.params, lr=lr)
         self.lr, self.clip = lr, clip
         self.trained, self.steps, self.curve = 0.0, 0, []
+        with torch.no_grad():    # data-dependent initializations (ActNorm) see a batch
+            self.log_prob(data[:batch])   # of training data, not the first grade's
 
     def run(self, seconds):
         self.model.train()
