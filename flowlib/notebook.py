@@ -32,7 +32,8 @@ def listings(source):
     """What the ``flowlib.show(...)`` calls in a cell's ``source`` display, in order:
     the markdown of each listing, rendered from the library as it is now."""
     import flowlib   # here: flowlib imports this module
-    namespace = {"flowlib": flowlib, "scalar": flowlib.scalar}
+    from flowlib import zoo
+    namespace = {"flowlib": flowlib, "scalar": flowlib.scalar, "zoo": zoo}
     return [show(eval(name, namespace)).data
             for name in re.findall(r"flowlib\.show\(([\w.]+)\)", source)]
 
