@@ -219,7 +219,7 @@ class Race:
     def run(self, seconds):
         self.model.train()
         total = torch.zeros((), device=self.data.device)
-        start, stop = time.perf_counter(), self.trained + seconds
+        start, stop, first = time.perf_counter(), self.trained + seconds, self.steps
         while self.trained < stop and self.trained < self.budget:
             cosine = 0.5 * (1 + math.cos(math.pi * self.trained / self.budget))
             for group in self.opt.param_groups:
@@ -233,11 +233,12 @@ class Race:
             total += loss.detach()
             self.steps += 1
             self.trained = stop - seconds + time.perf_counter() - start
-        finite = bool(torch.isfinite(total))   # the slice's one sync: queued work ends
-        self.trained = stop - seconds + time.perf_counter() - start   # on the clock
-        if not finite:
-            raise FloatingPointError(f"the loss was not finite by step {self.steps}; "
-                                     "try a lower learning rate")
+        if self.steps > first:   # the slice's one sync: queued work ends on the clock
+            finite = bool(torch.isfinite(total))
+            self.trained = stop - seconds + time.perf_counter() - start
+            if not finite:
+                raise FloatingPointError(f"the loss was not finite by step "
+                                         f"{self.steps}; try a lower learning rate")
         self.model.eval()
 
     def grade(self, truth_log_prob, x):
