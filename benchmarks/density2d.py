@@ -18,11 +18,15 @@ from the share of samples that fall in it by more than sampling error allows.
 **The race.** Every model trains by maximum likelihood on the same 200 000 points,
 drawn once, for the same training wall time (``--seconds``, default 60), with the
 learning rate and batch of its chapter (a peer with those of the book's flow of its
-kind). Each model lives in its own process on one thread; the models take turns in
-slices of the budget (round-robin), ``--jobs`` of them at once (default: the cores),
-so that a busy machine slows them all alike. After each slice, off the clock,
-KL(truth || model) is measured on 5 000 fresh points; at the end on 20 000 more, with
-exact log-dets (residual blocks) and continuous flows solved at 1e-5.
+kind), with schedule-free Adam (``flowlib.zoo.ScheduleFreeAdam``): no decay is fitted
+to the budget, so the model graded at any moment is the one a run stopped there would
+have given, and a time to a level is a time one could stop at. Each model lives in
+its own process on one thread; the models take turns in slices of the budget
+(round-robin), ``--jobs`` of them at once (default: the cores), so that a busy
+machine slows them all alike. After each slice (``zoo.MARKS``: evenly spaced in
+log-time), off the clock, KL(truth || model) is measured on 5 000 fresh points; at
+the end on 20 000 more, with exact log-dets (residual blocks) and continuous flows
+solved at 1e-5.
 
 **The report** (``results/density2d_<density>.json`` and ``.md``, and a plot of KL
 against training time in ``.png``; ``-quick`` in the name for ``--quick`` runs): per
@@ -296,10 +300,10 @@ def summarize(folder=None):
         f"\n\nOver {len(records)} densities, {', '.join(f'{b:g}' for b in budgets)} s "
         f"of training per model: the book's best flow reached 0.005 nats on "
         f"{reached} of them, and reached every peer's final KL at least 5× sooner "
-        f"than that peer did on {sooner}. \"Sooner\" divides the training seconds a peer took to "
-        "first reach its own final KL by those the best flow took to reach it, both "
-        "read at the grades; the KLs are on the runs' test points, the times on "
-        "their graded curves.\n")
+        f"than that peer did on {sooner}. \"Sooner\" divides the training seconds a "
+        "peer took to first reach its own final KL by those the best flow took to "
+        "reach it, both read at the grades; the KLs are on the runs' test points, "
+        "the times on their graded curves.\n")
     (folder / "density2d_summary.md").write_text(text)
     return text
 

@@ -86,7 +86,8 @@ def race(names, seconds, n_test, n_curve=1000, seed=0):
     for name in names:
         flowlib.seed(seed)
         model, lr = build(name, bf16)
-        races[name] = zoo.Race(model, x_train, lr=lr, batch=BATCH, seconds=seconds)
+        races[name] = zoo.Race(model, x_train, lr=lr, batch=BATCH, seconds=seconds,
+                               schedule="cosine")
     curves = {name: [] for name in names}
     for mark in MARKS:
         for name, r in races.items():

@@ -5,7 +5,8 @@ learning rate and batch it trains with there (RealNVP's is chapter 8's) and how 
 inverted; ``IMAGE_FLOWS`` the MNIST flows of chapters 4-6, ``IMAGE_INVERSES`` how they
 sample. ``Race`` trains any model for slices of wall time and records KL(truth ||
 model) after each, so that models can take turns (round-robin) and a busy machine
-spreads its slowdown over all of them; ``time_to`` reads the curve.
+spreads its slowdown over all of them; by default with ``ScheduleFreeAdam``, so that
+every grade is a model one could stop with. ``time_to`` reads the curve.
 
 >>> flow = FLOWS["MAF-10 (ch. 3)"].build()
 >>> sum(p.numel() for p in flow.parameters()) > 0
@@ -34,8 +35,9 @@ from .linear import Reverse
 from .nets import MLP, ConvNet, GatedAttentionNet
 
 
-# when a race grades its models, as fractions of the budget: densely at the start
-MARKS = (0, 0.02, 0.05, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 1.0)
+# when a race grades its models, as fractions of the budget: before training, then
+# at evenly spaced log-times, each 2^(1/3) times the one before, from 1/64 to 1
+MARKS = (0.0, *(2 ** (-k / 3) for k in range(18, -1, -1)))
 
 
 @dataclass
@@ -74,8 +76,8 @@ def _ffjord():
 
 # name: the builder, its chapter's learning rate and batch, and its inverse
 FLOWS = {
-    "mixture AR (ch. 2)": Entry(
-        lambda: Flow(Autoregressive(2, n_params=30), StandardUniform(2)),
+    "mixture AR (ch. 2)": Entry(     # K = 20 components, as in exercise 2.5
+        lambda: Flow(Autoregressive(2, n_params=3 * 20), StandardUniform(2)),
         5e-3, 512, "sequential, bisection"),
     "MAF-10 (ch. 3)": Entry(
         lambda: Flow(MAF(2, 10), StandardNormal(2)), 2e-3, 512, "sequential"),
@@ -188,48 +190,103 @@ def evaluating(model, tol=1e-5):
         yield model
 
 
+class ScheduleFreeAdam:
+    """Adam without a learning-rate schedule (Defazio et al., 2024), on ``params``.
+
+    Adam's iterate ``z`` steps along gradients taken at ``y = (1 - beta) z + beta x``,
+    where ``x`` is the average of the ``z``s weighted by the squared learning rate.
+    The average ``x`` is the model to use at any moment, so no decay has to be fitted
+    to a stopping time. ``step(lr)`` takes a step with the gradients in ``.grad``;
+    ``use("x")`` or ``use("y")`` puts one of the two into ``params``.
+    """
+
+    def __init__(self, params, beta=0.9, beta2=0.999, eps=1e-8):
+        self.params = list(params)
+        self.weights = [p.detach() for p in self.params]    # the model's own tensors
+        self.z = [w.clone() for w in self.weights]
+        self.x = [w.clone() for w in self.weights]
+        self.v = [torch.zeros_like(w) for w in self.weights]
+        self.beta, self.beta2, self.eps, self.t, self.lr_sq = beta, beta2, eps, 0, 0.0
+
+    def step(self, lr):
+        grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in self.params]
+        self.t += 1
+        torch._foreach_mul_(self.v, self.beta2)
+        torch._foreach_addcmul_(self.v, grads, grads, 1 - self.beta2)
+        scale = torch._foreach_sqrt(self.v)        # Adam's, with v's bias corrected
+        torch._foreach_div_(scale, math.sqrt(1 - self.beta2 ** self.t))
+        torch._foreach_add_(scale, self.eps)
+        torch._foreach_addcdiv_(self.z, grads, scale, value=-lr)
+        self.lr_sq += lr * lr
+        torch._foreach_lerp_(self.x, self.z, lr * lr / self.lr_sq)
+        self.use("y")
+
+    def use(self, which):
+        torch._foreach_copy_(self.weights, self.x if which == "x" else self.z)
+        if which == "y":
+            torch._foreach_lerp_(self.weights, self.x, self.beta)
+
+
 class Race:
     """Train ``model`` by maximum likelihood on ``data`` in slices of wall time.
 
     ``log_prob(x)`` defaults to the model's own, the loss of a batch to
-    ``-log_prob(batch).mean()``; ``seconds`` is the whole budget, which the cosine
-    learning-rate decay follows. A first batch of ``data`` goes through the model at
-    once, so that layers which initialize from the data (ActNorm) see training data.
-    ``run(s)`` trains until s more seconds of training have passed, reading the loss
-    back once at the end (a non-finite loss stops the race with a
+    ``-log_prob(batch).mean()``; ``seconds`` is the whole budget. ``schedule`` is
+    "free" (``ScheduleFreeAdam``, the learning rate warmed up over the first
+    ``warmup`` steps, then constant; between slices the model holds the average, so
+    that each grade is the model one would have had by stopping there) or "cosine"
+    (Adam with a decay to 1% that follows the clock over the whole budget, so only
+    the last grade is the end of a schedule). A first batch of ``data`` goes through
+    the model at once, so that layers which initialize from the data (ActNorm) see
+    training data. ``run(s)`` trains until s more seconds of training have passed,
+    reading the loss back once at the end (a non-finite loss stops the race with a
     ``FloatingPointError``). ``grade`` adds a point ``(seconds, steps, KL)`` to
     ``curve``, its own time left out.
     """
 
     def __init__(self, model, data, *, lr, batch, seconds, log_prob=None, loss=None,
-                 clip=10.0):
+                 clip=10.0, schedule="free", warmup=100):
         if not (data.is_floating_point() and torch.isfinite(data).all()):
             raise ValueError(f"data must be a finite float tensor, got {data.dtype} "
                              "or values that are not finite")
+        if schedule not in ("free", "cosine"):
+            raise ValueError(f"schedule must be 'free' or 'cosine', got {schedule!r}")
         self.model, self.data, self.batch, self.budget = model, data, batch, seconds
         self.log_prob = log_prob or model.log_prob
         self.loss = loss or (lambda batch: -self.log_prob(batch).mean())
         self.params = [p for p in model.parameters() if p.requires_grad]
-        self.opt = torch.optim.Adam(self.params, lr=lr)
-        self.lr, self.clip = lr, clip
+        self.lr, self.clip, self.schedule, self.warmup = lr, clip, schedule, warmup
         self.trained, self.steps, self.curve = 0.0, 0, []
         with torch.no_grad():    # data-dependent initializations (ActNorm) see a batch
             self.log_prob(data[:batch])   # of training data, not the first grade's
+        self.opt = (ScheduleFreeAdam(self.params) if schedule == "free"
+                    else torch.optim.Adam(self.params, lr=lr))
+
+    def _rate(self):
+        if self.schedule == "free":
+            return self.lr * min(1.0, (self.steps + 1) / self.warmup)
+        cosine = 0.5 * (1 + math.cos(math.pi * self.trained / self.budget))
+        return self.lr * (0.01 + 0.99 * cosine)
 
     def run(self, seconds):
         self.model.train()
+        free = self.schedule == "free"
+        if free:
+            self.opt.use("y")
         total = torch.zeros((), device=self.data.device)
         start, stop, first = time.perf_counter(), self.trained + seconds, self.steps
         while self.trained < stop and self.trained < self.budget:
-            cosine = 0.5 * (1 + math.cos(math.pi * self.trained / self.budget))
-            for group in self.opt.param_groups:
-                group["lr"] = self.lr * (0.01 + 0.99 * cosine)
             idx = torch.randint(len(self.data), (self.batch,), device=self.data.device)
             loss = self.loss(self.data[idx])
-            self.opt.zero_grad(set_to_none=True)
+            for p in self.params:
+                p.grad = None
             loss.backward()
             nn.utils.clip_grad_norm_(self.params, self.clip)
-            self.opt.step()
+            if free:
+                self.opt.step(self._rate())
+            else:
+                self.opt.param_groups[0]["lr"] = self._rate()
+                self.opt.step()
             total += loss.detach()
             self.steps += 1
             self.trained = stop - seconds + time.perf_counter() - start
@@ -239,6 +296,8 @@ class Race:
             if not finite:
                 raise FloatingPointError(f"the loss was not finite by step "
                                          f"{self.steps}; try a lower learning rate")
+        if free:
+            self.opt.use("x")
         self.model.eval()
 
     def grade(self, truth_log_prob, x):

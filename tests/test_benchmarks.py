@@ -13,6 +13,7 @@ import torch
 import flowlib
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
+import anytime  # noqa: E402
 import density2d  # noqa: E402
 import images  # noqa: E402
 
@@ -52,7 +53,8 @@ def test_density2d_races_the_book_and_its_peers(tmp_path):
     record["quick"] = False
     (tmp_path / "density2d_moons.json").write_text(json.dumps(record))
     summary = density2d.summarize(tmp_path)
-    assert f"| moons | {record['best']} |" in summary and "sooner than zuko MAF" in summary
+    assert f"| moons | {record['best']} |" in summary
+    assert "sooner than zuko MAF" in summary
     assert (tmp_path / "density2d_summary.md").read_text() == summary
 
 
@@ -127,3 +129,15 @@ def test_normflows_glow_scores_integers_as_the_book_does():
     samples = model.sample(2)
     assert samples.shape == (2, 1, 28, 28)
     assert 0 <= samples.min() <= samples.max() <= 255
+
+
+def test_anytime_grades_each_way_at_each_time(tmp_path):
+    stats = anytime.main(["--quick", "--out", str(tmp_path)])
+    table = (tmp_path / "anytime-quick.md").read_text()
+    for name in anytime.SETS:
+        for t in (0.5, 1.0):
+            for way in ("cosine, long", "schedule-free", "cosine, fitted"):
+                assert math.isfinite(stats[name, way, t][0]), (name, way, t)
+        assert math.isfinite(stats[name, "schedule-free", 2.0][0])
+        assert (name, "cosine, fitted", 2.0) not in stats
+        assert f"| {name} | 0.5 s |" in table

@@ -63,3 +63,31 @@ def test_time_to_reads_the_first_grade_at_or_below_a_level():
     assert zoo.time_to(curve, 0.2) == 1.0
     assert zoo.time_to(curve, 0.06) == 2.0
     assert zoo.time_to(curve, 0.01) is None
+
+
+def test_schedule_free_adam_averages_its_way_to_a_minimum():
+    torch.manual_seed(0)
+    w = torch.nn.Parameter(torch.zeros(3))
+    target = torch.tensor([1.0, -2.0, 0.5])
+    opt = zoo.ScheduleFreeAdam([w])
+    for _ in range(2_000):       # noisy gradients of |w - target|^2 / 2
+        w.grad = w.detach() - target + 0.5 * torch.randn(3)
+        opt.step(0.05)
+    y = w.detach().clone()       # the model holds y between steps ...
+    assert torch.allclose(y, torch.lerp(opt.z[0], opt.x[0], 0.9))
+    opt.use("x")                 # ... and the average on request, which is closer
+    assert torch.equal(w.detach(), opt.x[0])
+    error = (w.detach() - target).norm()
+    assert error < 0.1 and (opt.z[0] - target).norm() > 3 * error
+
+
+def test_race_schedules():
+    flow = zoo.FLOWS["MAF-10 (ch. 3)"].build()
+    with pytest.raises(ValueError, match="'free' or 'cosine'"):
+        zoo.Race(flow, torch.randn(100, 2), lr=1e-3, batch=8, seconds=1,
+                 schedule="linear")
+    for schedule in ("free", "cosine"):
+        race = zoo.Race(flow, torch.randn(100, 2), lr=1e-3, batch=8, seconds=1,
+                        schedule=schedule)
+        race.run(0.05)
+        assert race.steps > 0 and not flow.training

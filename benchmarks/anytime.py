@@ -1,0 +1,98 @@
+"""Why the time-to-quality race trains without a schedule: one flow, graded three ways.
+
+    python benchmarks/anytime.py            # about 7 minutes on two CPU cores
+    python benchmarks/anytime.py --quick    # a smoke run: short budgets, one seed
+
+A time to a level read off a run whose learning rate decays over the whole budget
+measures the flow in mid-schedule. This script trains the zoo's mixture AR flow
+(``flowlib.zoo``, chapter 2's, K = 20) through ``zoo.Race`` on two 2-D sets, from
+three seeds, and grades KL(truth || flow) on 20 000 test points at a few times t:
+
+* cosine, long: Adam with a cosine decay over the whole long budget, graded at t;
+* schedule-free: ``zoo.ScheduleFreeAdam`` for the long budget, graded at t;
+* cosine, fitted: Adam with a cosine decay over a budget of exactly t, graded at its
+  end, what stopping at t with a schedule made for t gives.
+
+Each run is a process on one thread, ``--jobs`` at once. Writes the mean and standard
+deviation over the seeds to ``results/anytime.{json,md}``.
+"""
+
+import argparse
+import statistics
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+
+import torch
+
+import common
+import flowlib
+from flowlib import zoo
+
+SETS, FLOW = ("face", "rings"), "mixture AR (ch. 2)"
+
+
+def run(job):
+    """Train one flow one way; returns (job, {t: KL})."""
+    name, seed, protocol, seconds, times = job
+    torch.set_num_threads(1)
+    truth, entry = flowlib.dataset(name), zoo.FLOWS[FLOW]
+    flowlib.seed(0)
+    train, test = truth.sample(200_000), truth.sample(20_000)
+    test_lp = truth.log_prob(test)
+    flowlib.seed(seed)
+    race = zoo.Race(entry.build(), train, lr=entry.lr, batch=entry.batch,
+                    seconds=seconds, schedule=protocol)
+    kl = {}
+    for t in times:
+        race.run(t - race.trained)
+        kl[t] = race.grade(lambda x: test_lp, test)
+    return job, kl
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--quick", action="store_true")
+    parser.add_argument("--jobs", type=int, default=2)
+    parser.add_argument("--out", type=Path, default=None,
+                        help="folder for the results (default: results/ beside this)")
+    args = parser.parse_args(argv)
+    long, times = (2.0, (0.5, 1.0)) if args.quick else (60.0, (6.0, 12.0))
+    seeds = (0,) if args.quick else (0, 1, 2)
+    jobs = [(name, seed, protocol, long, (*times, long)) for name in SETS
+            for seed in seeds for protocol in ("cosine", "free")]
+    jobs += [(name, seed, "cosine", t, (t,)) for name in SETS for seed in seeds
+             for t in times]
+    with ProcessPoolExecutor(args.jobs) as pool:
+        results = list(pool.map(run, jobs))
+    way = {("cosine", True): "cosine, long", ("free", True): "schedule-free",
+           ("cosine", False): "cosine, fitted"}
+    kls = {}       # (set, way, t): [KL per seed]
+    for (name, _, protocol, seconds, _), kl in results:
+        for t, v in kl.items():
+            kls.setdefault((name, way[protocol, seconds == long], t), []).append(v)
+    stats = {k: (statistics.mean(v), statistics.stdev(v) if len(v) > 1 else 0.0)
+             for k, v in kls.items()}
+    ways = ("cosine, long", "schedule-free", "cosine, fitted")
+    lines = ["| set | graded at | " + " | ".join(ways) + " |",
+             "|---|---|" + "---|" * len(ways)]
+    for name in SETS:
+        for t in (*times, long):
+            cells = [stats.get((name, w, t)) for w in ways]
+            lines.append(f"| {name} | {t:g} s | " + " | ".join(
+                "–" if c is None else f"{c[0]:.4f} ± {c[1]:.4f}" for c in cells)
+                + " |")
+    record = {**common.machine(args.quick), "flow": FLOW, "long_s": long,
+              "seeds": list(seeds), "jobs": args.jobs,
+              "kl": {" | ".join(map(str, k)): v for k, v in kls.items()}}
+    text = ("\n".join(lines) + f"\n\nKL(truth ‖ flow) in nats on 20,000 test points, "
+            f"mean ± standard deviation over seeds {', '.join(map(str, seeds))}; "
+            f"{FLOW}, lr {zoo.FLOWS[FLOW].lr:g}, batch {zoo.FLOWS[FLOW].batch}; "
+            f"long budget {long:g} s; one thread per run, {args.jobs} at a time; "
+            f"{record['processor']}, torch {record['torch']}, cpu, {record['date']}."
+            "\n")
+    common.save("anytime" + ("-quick" if args.quick else ""), record, text, args.out)
+    return stats
+
+
+if __name__ == "__main__":
+    main()
