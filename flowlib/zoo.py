@@ -194,19 +194,22 @@ class ScheduleFreeAdam:
     """Adam without a learning-rate schedule (Defazio et al., 2024), on ``params``.
 
     Adam's iterate ``z`` steps along gradients taken at ``y = (1 - beta) z + beta x``,
-    where ``x`` is the average of the ``z``s weighted by the squared learning rate.
-    The average ``x`` is the model to use at any moment, so no decay has to be fitted
-    to a stopping time. ``step(lr)`` takes a step with the gradients in ``.grad``;
+    where ``x`` is the average of the ``z``s, the t-th weighted by ``t**power`` times
+    the squared learning rate (with ``power`` 2 rather than 0, the average forgets
+    the first steps sooner, which pays in races of a few thousand steps). The
+    average ``x`` is the model to use at any moment, so no decay has to be fitted to
+    a stopping time. ``step(lr)`` takes a step with the gradients in ``.grad``;
     ``use("x")`` or ``use("y")`` puts one of the two into ``params``.
     """
 
-    def __init__(self, params, beta=0.9, beta2=0.999, eps=1e-8):
+    def __init__(self, params, beta=0.9, beta2=0.999, eps=1e-8, power=2.0):
         self.params = list(params)
         self.weights = [p.detach() for p in self.params]    # the model's own tensors
         self.z = [w.clone() for w in self.weights]
         self.x = [w.clone() for w in self.weights]
         self.v = [torch.zeros_like(w) for w in self.weights]
-        self.beta, self.beta2, self.eps, self.t, self.lr_sq = beta, beta2, eps, 0, 0.0
+        self.beta, self.beta2, self.eps, self.power = beta, beta2, eps, power
+        self.t, self.total = 0, 0.0
 
     def step(self, lr):
         grads = [torch.zeros_like(p) if p.grad is None else p.grad for p in self.params]
@@ -217,8 +220,9 @@ class ScheduleFreeAdam:
         torch._foreach_div_(scale, math.sqrt(1 - self.beta2 ** self.t))
         torch._foreach_add_(scale, self.eps)
         torch._foreach_addcdiv_(self.z, grads, scale, value=-lr)
-        self.lr_sq += lr * lr
-        torch._foreach_lerp_(self.x, self.z, lr * lr / self.lr_sq)
+        weight = self.t ** self.power * lr * lr
+        self.total += weight
+        torch._foreach_lerp_(self.x, self.z, weight / self.total)
         self.use("y")
 
     def use(self, which):
