@@ -1,6 +1,6 @@
-"""Why the time-to-quality race trains without a schedule: one flow, graded three ways.
+"""Why the time-to-quality race trains without a schedule: three flows, three ways each.
 
-    python benchmarks/anytime.py            # about 10 minutes on two CPU cores
+    python benchmarks/anytime.py            # about 12 minutes on two CPU cores
     python benchmarks/anytime.py --quick    # a smoke run: short budgets, one seed
 
 A time to a level read off a run whose learning rate decays over the whole budget
@@ -15,8 +15,11 @@ flow) on 20 000 test points at a few times t:
 * cosine, fitted: Adam with a cosine decay over a budget of exactly t, graded at its
   end, what stopping at t with a schedule made for t gives.
 
-Each run is a process on one thread, ``--jobs`` at once. Writes the mean and standard
-deviation over the seeds to ``results/anytime.{json,md}``.
+Besides the schedule, schedule-free Adam warms its learning rate up over 100 steps and
+the cosine (as ``flowlib.fit``'s) decays to 1% of it, not to 0. Each run is a process
+on one thread, ``--jobs`` at once. Writes every seed's KL to ``results/anytime.json``
+and their mean and standard deviation to ``results/anytime.md`` (``-quick`` for
+``--quick``, or into ``--out``).
 """
 
 import argparse
@@ -78,19 +81,23 @@ def main(argv=None):
     ways = ("cosine, long", "schedule-free", "cosine, fitted")
     lines = ["| flow | graded at | " + " | ".join(ways) + " |",
              "|---|---|" + "---|" * len(ways)]
+    def cell(c):
+        if c is None:
+            return "–"
+        return f"{c[0]:.4f}" + (f" ± {c[1]:.4f}" if len(seeds) > 1 else "")
+
     for name in STUDIED:
         for t in (*times, long):
-            cells = [stats.get((name, w, t)) for w in ways]
-            lines.append(f"| {name} | {t:g} s | " + " | ".join(
-                "–" if c is None else f"{c[0]:.4f} ± {c[1]:.4f}" for c in cells)
-                + " |")
+            cells = [cell(stats.get((name, w, t))) for w in ways]
+            lines.append(f"| {name} | {t:g} s | " + " | ".join(cells) + " |")
     record = {**common.machine(args.quick), "density": DENSITY, "long_s": long,
-              "seeds": list(seeds), "jobs": args.jobs,
+              "seeds": list(seeds), "times": [*times, long], "jobs": args.jobs,
               "kl": {" | ".join(map(str, k)): v for k, v in kls.items()}}
     text = ("\n".join(lines) + f"\n\nKL(truth ‖ flow) in nats on 20,000 test points, "
             f"mean ± standard deviation over seeds {', '.join(map(str, seeds))}; "
             f"{DENSITY}, each flow with its chapter's learning rate and batch "
-            f"(`zoo.FLOWS`); long budget {long:g} s; one thread per run, "
+            f"(`zoo.FLOWS`); long budget {long:g} s (at its end the long cosine run is "
+            "the fitted one); one thread per run, "
             f"{args.jobs} at a time; {record['processor']}, torch {record['torch']}, "
             f"cpu, {record['date']}.\n")
     common.save("anytime" + ("-quick" if args.quick else ""), record, text, args.out)

@@ -198,8 +198,11 @@ class ScheduleFreeAdam:
     the squared learning rate (with ``power`` 2 rather than 0, the average forgets
     the first steps sooner, which pays in races of a few thousand steps). The
     average ``x`` is the model to use at any moment, so no decay has to be fitted to
-    a stopping time. ``step(lr)`` takes a step with the gradients in ``.grad``;
-    ``use("x")`` or ``use("y")`` puts one of the two into ``params``.
+    a stopping time. ``step(lr)`` takes a step with the gradients in ``.grad`` and
+    leaves y in ``params``; ``use("x")`` or ``use("y")`` puts one of the two there.
+    The optimizer owns the weights: a change made to ``params`` from outside is
+    overwritten at the next step or ``use``. The second moment's bias is corrected
+    in Adam's way (the paper's averaging weights also carry that correction).
     """
 
     def __init__(self, params, beta=0.9, beta2=0.999, eps=1e-8, power=2.0):
@@ -226,6 +229,8 @@ class ScheduleFreeAdam:
         self.use("y")
 
     def use(self, which):
+        if which not in ("x", "y"):
+            raise ValueError(f"use 'x' (the average) or 'y', got {which!r}")
         torch._foreach_copy_(self.weights, self.x if which == "x" else self.z)
         if which == "y":
             torch._foreach_lerp_(self.weights, self.x, self.beta)
@@ -253,8 +258,9 @@ class Race:
         if not (data.is_floating_point() and torch.isfinite(data).all()):
             raise ValueError(f"data must be a finite float tensor, got {data.dtype} "
                              "or values that are not finite")
-        if schedule not in ("free", "cosine"):
-            raise ValueError(f"schedule must be 'free' or 'cosine', got {schedule!r}")
+        if schedule not in ("free", "cosine") or warmup < 1:
+            raise ValueError(f"schedule must be 'free' or 'cosine' and warmup at least "
+                             f"1 step, got {schedule!r} and {warmup}")
         self.model, self.data, self.batch, self.budget = model, data, batch, seconds
         self.log_prob = log_prob or model.log_prob
         self.loss = loss or (lambda batch: -self.log_prob(batch).mean())
@@ -279,30 +285,33 @@ class Race:
             self.opt.use("y")
         total = torch.zeros((), device=self.data.device)
         start, stop, first = time.perf_counter(), self.trained + seconds, self.steps
-        while self.trained < stop and self.trained < self.budget:
-            idx = torch.randint(len(self.data), (self.batch,), device=self.data.device)
-            loss = self.loss(self.data[idx])
-            for p in self.params:
-                p.grad = None
-            loss.backward()
-            nn.utils.clip_grad_norm_(self.params, self.clip)
+        try:
+            while self.trained < stop and self.trained < self.budget:
+                idx = torch.randint(len(self.data), (self.batch,),
+                                    device=self.data.device)
+                loss = self.loss(self.data[idx])
+                for p in self.params:
+                    p.grad = None
+                loss.backward()
+                nn.utils.clip_grad_norm_(self.params, self.clip)
+                if free:
+                    self.opt.step(self._rate())
+                else:
+                    self.opt.param_groups[0]["lr"] = self._rate()
+                    self.opt.step()
+                total += loss.detach()
+                self.steps += 1
+                self.trained = stop - seconds + time.perf_counter() - start
+            if self.steps > first:   # the one sync: queued work ends on the clock
+                finite = bool(torch.isfinite(total))
+                self.trained = stop - seconds + time.perf_counter() - start
+                if not finite:
+                    raise FloatingPointError(f"the loss was not finite by step "
+                                             f"{self.steps}; try a lower learning rate")
+        finally:                     # whatever happened, the model holds the average
             if free:
-                self.opt.step(self._rate())
-            else:
-                self.opt.param_groups[0]["lr"] = self._rate()
-                self.opt.step()
-            total += loss.detach()
-            self.steps += 1
-            self.trained = stop - seconds + time.perf_counter() - start
-        if self.steps > first:   # the slice's one sync: queued work ends on the clock
-            finite = bool(torch.isfinite(total))
-            self.trained = stop - seconds + time.perf_counter() - start
-            if not finite:
-                raise FloatingPointError(f"the loss was not finite by step "
-                                         f"{self.steps}; try a lower learning rate")
-        if free:
-            self.opt.use("x")
-        self.model.eval()
+                self.opt.use("x")
+            self.model.eval()
 
     def grade(self, truth_log_prob, x):
         """KL(truth || model) on x, drawn from the truth, scored where x is and the

@@ -56,6 +56,9 @@ def test_race_refuses_bad_data_and_stops_on_a_non_finite_loss():
                     loss=lambda batch: flow.log_prob(batch).mean() * math.nan)
     with pytest.raises(FloatingPointError, match="not finite"):
         race.run(0.05)
+    assert all(torch.allclose(p, x, equal_nan=True)    # NaN too, by now
+               for p, x in zip(race.params, race.opt.x))
+    assert not flow.training     # even after the error: the average, in eval mode
 
 
 def test_time_to_reads_the_first_grade_at_or_below_a_level():
@@ -83,7 +86,7 @@ def test_schedule_free_adam_averages_its_way_to_a_minimum():
 
 def test_race_schedules():
     flow = zoo.FLOWS["MAF-10 (ch. 3)"].build()
-    with pytest.raises(ValueError, match="'free' or 'cosine'"):
+    with pytest.raises(ValueError, match="'free' or 'cosine' and warmup"):
         zoo.Race(flow, torch.randn(100, 2), lr=1e-3, batch=8, seconds=1,
                  schedule="linear")
     for schedule in ("free", "cosine"):
@@ -91,3 +94,10 @@ def test_race_schedules():
                         schedule=schedule)
         race.run(0.05)
         assert race.steps > 0 and not flow.training
+    # between slices, with or without a step, the model holds the average
+    for seconds in (0.05, 0.0):
+        race = zoo.Race(flow, torch.randn(100, 2), lr=1e-3, batch=8, seconds=1)
+        race.run(seconds)
+        assert all(torch.equal(p, x) for p, x in zip(race.params, race.opt.x))
+    with pytest.raises(ValueError, match="'x' \\(the average\\) or 'y'"):
+        race.opt.use("z")
