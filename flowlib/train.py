@@ -154,9 +154,11 @@ def fit(model, data=None, *, steps, loss=None, batch_size=256, lr=1e-3,
         eval_at = set(range(eval_every or steps, steps + 1, eval_every or steps))
     else:
         eval_at = {int(s) for s in eval_every}
-        if not all(0 <= s <= steps for s in eval_at):
-            raise ValueError(f"eval_every's steps must lie in 0..{steps}, "
-                             f"got {sorted(eval_at)}")
+        outside = sorted(s for s in eval_at if not 0 <= s <= steps)
+        if outside:
+            raise ValueError(f"eval_every's steps must lie in 0..{steps}, got "
+                             f"{len(outside)} outside, from {outside[0]} to "
+                             f"{outside[-1]}")
     eval_at.add(steps)
 
     if compile is None:

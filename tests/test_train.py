@@ -32,8 +32,9 @@ def test_fit_evaluates_on_a_schedule_of_steps_from_step_0():
                           eval_every=[0, 1, 4, 16], progress=False)
     assert [s for s, _ in history["eval"]] == [0, 1, 4, 16, 50]
     assert history["eval"][0][1] == 0.0 and history["eval"][-1][1] > 1  # before, after
-    with pytest.raises(ValueError, match="0..50"):
-        flowlib.fit(flow, data, steps=50, evaluate=loc, eval_every=[0, 60], progress=False)
+    with pytest.raises(ValueError, match="0..50, got 2 outside, from 60 to 10000"):
+        flowlib.fit(flow, data, steps=50, evaluate=loc, eval_every=[0, 60, 10**4],
+                    progress=False)
 
 
 def test_fit_for_a_wall_time_stops_then_and_anneals_by_time(monkeypatch):
