@@ -22,10 +22,8 @@ and their mean and standard deviation to ``results/anytime.md`` (``-quick`` for
 ``--quick``, or into ``--out``).
 """
 
-import argparse
 import statistics
 from concurrent.futures import ProcessPoolExecutor
-from pathlib import Path
 
 import torch
 
@@ -56,12 +54,7 @@ def run(job):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true")
-    parser.add_argument("--jobs", type=int, default=2)
-    parser.add_argument("--out", type=Path, default=None,
-                        help="folder for the results (default: results/ beside this)")
-    args = parser.parse_args(argv)
+    args = common.parser(__doc__).parse_args(argv)
     long, times = (2.0, (0.5, 1.0)) if args.quick else (60.0, (6.0, 12.0))
     seeds = (0,) if args.quick else (0, 1, 2)
     jobs = [(name, seed, protocol, long, (*times, long)) for name in STUDIED

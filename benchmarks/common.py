@@ -1,6 +1,7 @@
 """What the benchmark scripts share: chapter 3's 8x8 digits, and writing a results
 pair."""
 
+import argparse
 import datetime
 import json
 from pathlib import Path
@@ -34,6 +35,17 @@ def machine(quick):
 
 
 RESULTS = Path(__file__).parent / "results"
+
+
+def parser(doc):
+    """A command line with the options most scripts share: ``--quick``, ``--jobs`` and
+    ``--out``; ``doc``'s first line describes it."""
+    line = argparse.ArgumentParser(description=doc.split("\n")[0])
+    line.add_argument("--quick", action="store_true")
+    line.add_argument("--jobs", type=int, default=2)
+    line.add_argument("--out", type=Path, default=None,
+                      help="folder for the results (default: results/ beside this)")
+    return line
 
 
 def save(stem, record, markdown, out=None):

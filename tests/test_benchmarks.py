@@ -11,9 +11,11 @@ import pytest
 import torch
 
 import flowlib
+from flowlib import zoo
 
 sys.path.insert(0, str(Path(__file__).parents[1] / "benchmarks"))
 import anytime  # noqa: E402
+import checkerboard  # noqa: E402
 import density2d  # noqa: E402
 import images  # noqa: E402
 
@@ -143,3 +145,22 @@ def test_anytime_grades_each_way_at_each_time(tmp_path):
         assert math.isfinite(stats[name, "schedule-free", 2.0][0])
         assert (name, "cosine, fitted", 2.0) not in stats
         assert f"| {name} | 0.5 s |" in table
+
+
+def test_checkerboard_study_grades_every_variant(tmp_path):
+    entry = zoo.FLOWS["spline AR (ch. 6)"]     # the study starts from the zoo's flow
+    size = lambda flow: sum(p.numel() for p in flow.parameters())
+    assert size(checkerboard.build(checkerboard.ZOO)) == size(entry.build())
+    setting = checkerboard.ZOO
+    assert (setting["lr"], setting["batch"]) == (entry.lr, entry.batch)
+    record = checkerboard.main(["--quick", "--out", str(tmp_path)])
+    table = (tmp_path / "checkerboard-quick.md").read_text()
+    for name in checkerboard.VARIANTS:
+        curve = record["short"][f"{name} | 0"]
+        assert [t >= mark for (t, _, _), mark in zip(curve, (0.25, 0.5, 1.0))] == \
+            [True] * 3, (name, curve)
+        assert all(math.isfinite(kl) for _, _, kl in curve), (name, curve)
+        assert table.count(f"| {name} |") == 1 + (name in record["long"]), name
+    assert record["fastest"] in checkerboard.VARIANTS
+    for name, curve in record["long"].items():
+        assert curve[0][:2] == (0.0, 0) and curve[-1][2] < curve[0][2], (name, curve)
