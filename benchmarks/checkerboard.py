@@ -10,12 +10,12 @@ whether that is a matter of settings. It trains the zoo's configuration and vari
 that change the learning rate, the batch, the depth, the width or the bins, each
 through ``zoo.Race`` (schedule-free Adam, as in the race) for a short budget from
 three seeds, and grades KL(truth || flow) on 20 000 test points along the way. Then
-it trains the zoo's configuration and the fastest variant of the short runs (the one
-with the lowest mean KL at the end) for a long budget, one seed each, to measure when
+it trains the zoo's configuration and the best variant of the short runs (the one
+with the lowest mean KL at their end) for a long budget, from seed 0, to measure when
 they reach 0.01 and 0.005 nats at all. Each run is a process on one thread,
 ``--jobs`` at once. Writes every run's grades to ``results/checkerboard.json`` and
-the tables to ``results/checkerboard.md`` (``-quick`` for ``--quick``, or into
-``--out``).
+the tables to ``results/checkerboard.md``; a ``--quick`` run writes
+``checkerboard-quick.*`` instead, and ``--out`` names another folder.
 """
 
 import statistics
@@ -81,48 +81,54 @@ def main(argv=None):
                                      for seed in seeds]))
         final = {name: statistics.mean(shorts[name, seed, short, times][-1][2]
                                        for seed in seeds) for name in VARIANTS}
-        fastest = min(final, key=final.get)
+        best = min(final, key=final.get)
         marks = tuple(sorted({short, *(m * long for m in zoo.MARKS)}))
         longs = dict(pool.map(run, [(name, 0, long, marks) for name in
-                                    dict.fromkeys(("the zoo's spline AR", fastest))]))
+                                    dict.fromkeys(("the zoo's spline AR", best))]))
+    record = {**common.machine(args.quick), "threads": 1,   # each run's threads
+              "density": DENSITY, "short_s": short, "long_s": long,
+              "seeds": list(seeds), "jobs": args.jobs, "zoo": ZOO,
+              "variants": {name: {k: list(v) if isinstance(v, tuple) else v
+                                  for k, v in (ZOO | change).items()}
+                           for name, change in VARIANTS.items()},
+              "best": best,
+              "short": {f"{name} | {seed}": curve
+                        for (name, seed, *_), curve in shorts.items()},
+              "long": {name: curve for (name, *_), curve in longs.items()}}
+    common.save("checkerboard" + ("-quick" if args.quick else ""), record,
+                markdown(record), args.out)
+    return record
 
+
+def markdown(record):
+    """The two tables and their caption, from a results record."""
+    short, long, seeds = record["short_s"], record["long_s"], record["seeds"]
+    times = (short / 4, short / 2, short)
     lines = ["| variant | steps/s | " + " | ".join(f"KL at {t:g} s" for t in times)
              + " |", "|---|---|" + "---|" * len(times)]
-    for name in VARIANTS:
-        curves = [shorts[name, seed, short, times] for seed in seeds]
+    for name in record["variants"]:
+        curves = [record["short"][f"{name} | {seed}"] for seed in seeds]
         rate = statistics.mean(c[-1][1] / c[-1][0] for c in curves)
         cells = [mean_sd([c[i][2] for c in curves]) for i in range(len(times))]
         lines.append(f"| {name} | {rate:.0f} | " + " | ".join(cells) + " |")
     lines += ["", "| long run | KL at " + f"{short:g} s | KL at {long:g} s | "
               + " | ".join(f"s to {level}" for level in LEVELS) + " |",
               "|---|---|---|" + "---|" * len(LEVELS)]
-    for (name, *_), curve in longs.items():
+    for name, curve in record["long"].items():
         at_short = next(kl for t, _, kl in curve if t >= short)
         reached = [zoo.time_to(curve, level) for level in LEVELS]
         lines.append(f"| {name} | {at_short:.4f} | {curve[-1][2]:.4f} | " + " | ".join(
             "–" if t is None else f"{t:.0f}" for t in reached) + " |")
-    record = {**common.machine(args.quick), "density": DENSITY, "short_s": short,
-              "long_s": long, "seeds": list(seeds), "jobs": args.jobs, "zoo": ZOO,
-              "variants": {name: {k: list(v) if isinstance(v, tuple) else v
-                                  for k, v in (ZOO | change).items()}
-                           for name, change in VARIANTS.items()},
-              "fastest": fastest,
-              "short": {f"{name} | {seed}": curve
-                        for (name, seed, *_), curve in shorts.items()},
-              "long": {name: curve for (name, *_), curve in longs.items()}}
-    text = ("\n".join(lines) + "\n\nKL(truth ‖ flow) in nats on 20,000 test points of "
-            f"the {DENSITY}. First table: mean (± standard deviation) over seeds "
-            f"{', '.join(map(str, seeds))}, {short:g} s of training each; steps/s over "
-            f"the whole run. Second table: one seed, {long:g} s, graded before "
-            f"training, at {len(zoo.MARKS) - 1} times spaced evenly in log-time and at "
-            f"{short:g} s; the seconds to a level are those of the first grade at or "
-            "below it (\"–\" if never). Schedule-free Adam, spline AR as in "
-            "`zoo.FLOWS` but for the changes named; one thread per run, "
-            f"{args.jobs} at a time; {record['processor']}, torch {record['torch']}, "
-            f"cpu, {record['date']}.\n")
-    common.save("checkerboard" + ("-quick" if args.quick else ""), record, text,
-                args.out)
-    return record
+    return ("\n".join(lines) + "\n\nKL(truth ‖ flow) in nats on 20,000 test points "
+            f"of the {record['density']}. First table: mean (± standard deviation) "
+            f"over seeds {', '.join(map(str, seeds))}, {short:g} s of training each; "
+            f"steps/s of training, the grades left out. Second table: seed 0, "
+            f"{long:g} s, graded before training, at {len(zoo.MARKS) - 1} times spaced "
+            f"evenly in log-time and at {short:g} s; the seconds to a level are those "
+            "of the first grade at or below it (\"–\" if never). Schedule-free Adam, "
+            "spline AR as in `zoo.FLOWS` but for the changes named; one thread per "
+            f"run, {record['jobs']} at a time; {record['processor']}, torch "
+            f"{record['torch']}, cpu, {record['date']}.\n")
 
 
 if __name__ == "__main__":

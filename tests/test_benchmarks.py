@@ -150,17 +150,29 @@ def test_anytime_grades_each_way_at_each_time(tmp_path):
 def test_checkerboard_study_grades_every_variant(tmp_path):
     entry = zoo.FLOWS["spline AR (ch. 6)"]     # the study starts from the zoo's flow
     size = lambda flow: sum(p.numel() for p in flow.parameters())
-    assert size(checkerboard.build(checkerboard.ZOO)) == size(entry.build())
     setting = checkerboard.ZOO
+    assert size(checkerboard.build(setting)) == size(entry.build())
     assert (setting["lr"], setting["batch"]) == (entry.lr, entry.batch)
+    for name, change in checkerboard.VARIANTS.items():   # each builds what it names
+        sized = {"layers", "hidden", "bins"} & set(change)
+        assert (size(checkerboard.build(setting | change)) != size(entry.build())) \
+            == bool(sized), name
     record = checkerboard.main(["--quick", "--out", str(tmp_path)])
     table = (tmp_path / "checkerboard-quick.md").read_text()
+    assert table == checkerboard.markdown(record)
     for name in checkerboard.VARIANTS:
         curve = record["short"][f"{name} | 0"]
-        assert [t >= mark for (t, _, _), mark in zip(curve, (0.25, 0.5, 1.0))] == \
-            [True] * 3, (name, curve)
+        assert len(curve) == 3, (name, curve)           # graded at 0.25, 0.5, 1 s
         assert all(math.isfinite(kl) for _, _, kl in curve), (name, curve)
         assert table.count(f"| {name} |") == 1 + (name in record["long"]), name
-    assert record["fastest"] in checkerboard.VARIANTS
+    finals = {name: record["short"][f"{name} | 0"][-1][2]
+              for name in checkerboard.VARIANTS}
+    assert record["best"] == min(finals, key=finals.get)
+    assert list(record["long"]) == list(dict.fromkeys(("the zoo's spline AR",
+                                                        record["best"])))
     for name, curve in record["long"].items():
         assert curve[0][:2] == (0.0, 0) and curve[-1][2] < curve[0][2], (name, curve)
+        marks = {1.0, *(2.0 * m for m in zoo.MARKS)}   # the marks, and 1 s
+        assert len(curve) == len(marks), (name, curve)
+        at_1s = next(kl for t, _, kl in curve if t >= 1.0)
+        assert f"| {name} | {at_1s:.4f} | {curve[-1][2]:.4f} |" in table, name
