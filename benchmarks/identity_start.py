@@ -24,7 +24,8 @@ import torch
 import common
 import flowlib
 
-# name: (data set, layers, hidden, lr, batch size, steps); chapter 3's settings, and compare.py's
+# name: (data set, layers, hidden, lr, batch size, steps); chapter 3's settings, and
+# compare.py's
 EXPERIMENTS = {
     "moons, MAF-5": ("moons", 5, (64, 64), 2e-3, 512, 10_000),
     "moons, MAF-10": ("moons", 10, (64, 64), 2e-3, 512, 10_000),
@@ -49,9 +50,11 @@ def run(job):
     flowlib.seed(seed)
     if name == "digits":
         x_train, x_test = common.digits()
-        flow = flowlib.Flow(flowlib.Compose(flowlib.Sigmoid(0.05).inv, maf(64, layers, hidden, start)),
+        flow = flowlib.Flow(flowlib.Compose(flowlib.Sigmoid(0.05).inv,
+                                            maf(64, layers, hidden, start)),
                             flowlib.StandardNormal(64))
-        flowlib.fit(flow, x_train, steps=steps, loss=common.dequantized_nll, lr=lr, batch_size=batch_size, progress=False)
+        flowlib.fit(flow, x_train, steps=steps, loss=common.dequantized_nll, lr=lr,
+                    batch_size=batch_size, progress=False)
         flowlib.seed(1)
         value = flowlib.bits_per_dim(flow, x_test)
     else:
@@ -59,7 +62,8 @@ def run(job):
         train, test = truth.sample(100_000), truth.sample(20_000)
         flowlib.seed(seed)
         flow = flowlib.Flow(maf(2, layers, hidden, start), flowlib.StandardNormal(2))
-        flowlib.fit(flow, train, steps=steps, lr=lr, batch_size=batch_size, progress=False)
+        flowlib.fit(flow, train, steps=steps, lr=lr, batch_size=batch_size,
+                    progress=False)
         value = flowlib.kl_divergence(truth, flow, test)
     print(f"{experiment}, {start}, seed {seed}: {value:.4f}", flush=True)
     return experiment, start, seed, value
@@ -67,26 +71,32 @@ def run(job):
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--quick", action="store_true", help="50 steps and one seed: a smoke run")
+    parser.add_argument("--quick", action="store_true",
+                        help="50 steps and one seed: a smoke run")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--jobs", type=int, default=2, help="processes at once")
     args = parser.parse_args()
     seeds = range(1 if args.quick else args.seeds)
-    jobs = [(e, s, seed, args.quick) for e in EXPERIMENTS for s in STARTS for seed in seeds]
+    jobs = [(e, s, seed, args.quick) for e in EXPERIMENTS for s in STARTS
+            for seed in seeds]
     with ProcessPoolExecutor(args.jobs) as pool:
         values = list(pool.map(run, jobs))
 
-    results = {e: {s: statistics.mean(v for e2, s2, _, v in values if (e2, s2) == (e, s)) for s in STARTS}
-               for e in EXPERIMENTS}
+    results = {e: {s: statistics.mean(v for e2, s2, _, v in values
+                                      if (e2, s2) == (e, s))
+                   for s in STARTS} for e in EXPERIMENTS}
     device = f"cpu ({args.jobs} single-thread processes)"
     record = {"device": device, "date": date.today().isoformat(), "quick": args.quick,
               "seeds": list(seeds), "torch": torch.__version__, "results": results,
               "runs": [list(v) for v in values]}
-    lines = [f"Mean over seeds {seeds[0]}..{seeds[-1]}; {device}, {record['date']}, torch {torch.__version__}"
+    lines = [f"Mean over seeds {seeds[0]}..{seeds[-1]}; {device}, {record['date']}, "
+             f"torch {torch.__version__}"
              + (" (quick smoke run)" if args.quick else ""), "",
              "| experiment | " + " | ".join(STARTS) + " |", "|---|---|---|"]
-    lines += [f"| {e} | " + " | ".join(f"{results[e][s]:.4g}" for s in STARTS) + " |" for e in EXPERIMENTS]
-    common.save("identity_start_cpu" + ("-quick" if args.quick else ""), record, "\n".join(lines) + "\n")
+    lines += [f"| {e} | " + " | ".join(f"{results[e][s]:.4g}" for s in STARTS) + " |"
+              for e in EXPERIMENTS]
+    common.save("identity_start_cpu" + ("-quick" if args.quick else ""), record,
+                "\n".join(lines) + "\n")
     print("\n".join(lines))
 
 
