@@ -83,8 +83,8 @@ def main(argv=None):
         for t in (*times, long):
             cells = [cell(stats.get((name, w, t))) for w in ways]
             lines.append(f"| {name} | {t:g} s | " + " | ".join(cells) + " |")
-    record = {**common.machine(args.quick), "density": DENSITY, "long_s": long,
-              "seeds": list(seeds), "times": [*times, long], "jobs": args.jobs,
+    record = {**common.machine(args.quick, threads=1), "density": DENSITY,
+              "long_s": long, "seeds": list(seeds), "times": [*times, long], "jobs": args.jobs,
               "kl": {" | ".join(map(str, k)): v for k, v in kls.items()}}
     text = ("\n".join(lines) + f"\n\nKL(truth ‖ flow) in nats on 20,000 test points, "
             f"mean ± standard deviation over seeds {', '.join(map(str, seeds))}; "

@@ -85,9 +85,9 @@ def main(argv=None):
         marks = tuple(sorted({short, *(m * long for m in zoo.MARKS)}))
         longs = dict(pool.map(run, [(name, 0, long, marks) for name in
                                     dict.fromkeys(("the zoo's spline AR", best))]))
-    record = {**common.machine(args.quick), "threads": 1,   # each run's threads
-              "density": DENSITY, "short_s": short, "long_s": long,
-              "seeds": list(seeds), "jobs": args.jobs, "zoo": ZOO,
+    record = {**common.machine(args.quick, threads=1), "density": DENSITY,
+              "short_s": short, "long_s": long, "seeds": list(seeds),
+              "jobs": args.jobs, "zoo": ZOO,
               "variants": {name: {k: list(v) if isinstance(v, tuple) else v
                                   for k, v in (ZOO | change).items()}
                            for name, change in VARIANTS.items()},

@@ -27,10 +27,11 @@ def dequantized_nll(model, batch):
     return model.forward_kl((batch[0] + torch.rand_like(batch[0])) / 256)
 
 
-def machine(quick):
-    """The fields every results record starts with: where, when, and in which mode."""
+def machine(quick, threads=None):
+    """The fields every results record starts with: where, when, and in which mode;
+    ``threads`` is each run's, by default this process's."""
     return {"device": "cpu", "date": datetime.date.today().isoformat(),
-            "threads": torch.get_num_threads(), "torch": torch.__version__,
+            "threads": threads or torch.get_num_threads(), "torch": torch.__version__,
             "processor": flowlib.run_record()["processor"], "quick": quick}
 
 

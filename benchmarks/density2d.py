@@ -348,7 +348,7 @@ def main(argv=None):
         parser.error("--seconds must be positive and --jobs at least 1")
     begin = time.perf_counter()
     results = race(args.density, args.models, args.seconds, args.jobs, args.seed)
-    record = {**common.machine(args.quick), "density": args.density,
+    record = {**common.machine(args.quick, threads=1), "density": args.density,
               "seconds": args.seconds, "jobs": args.jobs, "seed": args.seed,
               "wall_s": time.perf_counter() - begin,
               "versions": {p: version(p) for p in ("zuko", "nflows")

@@ -35,6 +35,7 @@ def test_density2d_races_the_book_and_its_peers(tmp_path):
                     "--quick", "--out", str(tmp_path), "--models", *models])
     record = _outputs(tmp_path, "density2d_moons-quick")
     assert record["quick"] and record["density"] == "moons"
+    assert record["threads"] == 1            # each model's, not the parent's
     assert set(record["models"]) == set(models)
     for name, row in record["models"].items():
         assert set(row) == ROW, name
@@ -160,6 +161,7 @@ def test_checkerboard_study_grades_every_variant(tmp_path):
     record = checkerboard.main(["--quick", "--out", str(tmp_path)])
     table = (tmp_path / "checkerboard-quick.md").read_text()
     assert table == checkerboard.markdown(record)
+    assert record["threads"] == 1
     for name in checkerboard.VARIANTS:
         curve = record["short"][f"{name} | 0"]
         assert len(curve) == 3, (name, curve)           # graded at 0.25, 0.5, 1 s
