@@ -25,10 +25,7 @@ and their mean and standard deviation to ``results/anytime.md`` (``-quick`` for
 import statistics
 from concurrent.futures import ProcessPoolExecutor
 
-import torch
-
 import common
-import flowlib
 from flowlib import zoo
 
 DENSITY = "moons"
@@ -38,19 +35,10 @@ STUDIED = "mixture AR (ch. 2)", "planar-32 (ch. 7)", "Residual Flow (ch. 7)"
 def run(job):
     """Train one flow one way; returns (job, {t: KL})."""
     name, seed, protocol, seconds, times = job
-    torch.set_num_threads(1)
-    truth, entry = flowlib.dataset(DENSITY), zoo.FLOWS[name]
-    flowlib.seed(0)
-    train, test = truth.sample(200_000), truth.sample(20_000)
-    test_lp = truth.log_prob(test)
-    flowlib.seed(seed)
-    race = zoo.Race(entry.build(), train, lr=entry.lr, batch=entry.batch,
-                    seconds=seconds, schedule=protocol)
-    kl = {}
-    for t in times:
-        race.run(t - race.trained)
-        kl[t] = race.grade(lambda x: test_lp, test)
-    return job, kl
+    entry = zoo.FLOWS[name]
+    curve = common.graded(DENSITY, entry.build, lr=entry.lr, batch=entry.batch,
+                          seed=seed, marks=times, schedule=protocol)
+    return job, {t: kl for t, (_, _, kl) in zip(times, curve)}
 
 
 def main(argv=None):
@@ -84,7 +72,8 @@ def main(argv=None):
             cells = [cell(stats.get((name, w, t))) for w in ways]
             lines.append(f"| {name} | {t:g} s | " + " | ".join(cells) + " |")
     record = {**common.machine(args.quick, threads=1), "density": DENSITY,
-              "long_s": long, "seeds": list(seeds), "times": [*times, long], "jobs": args.jobs,
+              "long_s": long, "seeds": list(seeds), "times": [*times, long],
+              "jobs": args.jobs,
               "kl": {" | ".join(map(str, k)): v for k, v in kls.items()}}
     text = ("\n".join(lines) + f"\n\nKL(truth ‖ flow) in nats on 20,000 test points, "
             f"mean ± standard deviation over seeds {', '.join(map(str, seeds))}; "

@@ -10,6 +10,7 @@ import torch
 import torch.nn.functional as F
 
 import flowlib
+from flowlib import zoo
 
 
 def digits():
@@ -36,6 +37,25 @@ def machine(quick, threads=None):
 
 
 RESULTS = Path(__file__).parent / "results"
+
+
+def graded(density, build, *, lr, batch, seed, marks, schedule="free"):
+    """On one thread, a model from ``build()`` (seeded with ``seed``) trained through
+    ``flowlib.zoo.Race`` on 200 000 points of the named 2-D ``density`` (drawn from
+    seed 0, the same for every run) until the last of ``marks`` seconds, with
+    KL(truth || model) graded on 20 000 test points at each mark; ``race.curve``."""
+    torch.set_num_threads(1)
+    truth = flowlib.dataset(density)
+    flowlib.seed(0)
+    train, test = truth.sample(200_000), truth.sample(20_000)
+    test_lp = truth.log_prob(test)
+    flowlib.seed(seed)
+    race = zoo.Race(build(), train, lr=lr, batch=batch, seconds=marks[-1],
+                    schedule=schedule)
+    for t in marks:
+        race.run(t - race.trained)
+        race.grade(lambda x: test_lp, test)
+    return race.curve
 
 
 def parser(doc):
